@@ -1,0 +1,2 @@
+//! Zero-copy WebSocket codec (work in progress).
+#![no_std]
