@@ -1,4 +1,18 @@
-//! Limits and switches of a connection.
+//! Limits, switches and timers of a connection.
+
+use core::time::Duration;
+
+/// Keepalive: ping the peer every `interval`; fail the connection with 1011 if
+/// a ping goes unanswered for `timeout`. Detects half-open connections (a peer
+/// that vanished without a close) and keeps proxies from cutting idle tunnels
+/// (nginx's `proxy_read_timeout` is 60 s by default: keep `interval` below it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Heartbeat {
+    /// Time between pings.
+    pub interval: Duration,
+    /// How long to wait for the matching pong.
+    pub timeout: Duration,
+}
 
 /// How a [`crate::Connection`] treats incoming traffic. Start from
 /// [`Config::default`] and change what you need:
@@ -32,6 +46,13 @@ pub struct Config {
     /// permessage-deflate); any other RSV bit fails the connection with 1002.
     /// Default 0.
     pub allowed_rsv: u8,
+    /// Keepalive pings and their timeout; `None` disables them. Default 20 s /
+    /// 20 s. Timers run only when the caller feeds time through
+    /// [`crate::Connection::handle_timeout`].
+    pub heartbeat: Option<Heartbeat>,
+    /// After we send a close, how long to wait for the peer's before giving up
+    /// and reporting [`crate::State::Closed`] anyway. Default 10 s.
+    pub close_timeout: Duration,
 }
 
 impl Config {
@@ -42,6 +63,11 @@ impl Config {
         partial_frames_above: u64::MAX,
         auto_pong: true,
         allowed_rsv: 0,
+        heartbeat: Some(Heartbeat {
+            interval: Duration::from_secs(20),
+            timeout: Duration::from_secs(20),
+        }),
+        close_timeout: Duration::from_secs(10),
     };
 }
 

@@ -33,6 +33,7 @@
 
 use core::fmt::{self, Write as _};
 use core::ops::{Deref, Range};
+use core::time::Duration;
 
 use crate::close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
 use crate::config::Config;
@@ -234,9 +235,12 @@ struct DataChunkInfo {
 /// A WebSocket connection's protocol state, for either role, doing no I/O.
 ///
 /// Method kinds, in the style of quinn-proto:
-/// * input: [`receive`](Connection::receive);
+/// * input: [`receive`](Connection::receive), and time through
+///   [`handle_timeout`](Connection::handle_timeout);
 /// * output: [`poll_transmit`](Connection::poll_transmit) for frames the
-///   connection sends on its own (pongs, close replies, failure closes);
+///   connection sends on its own (pongs, heartbeat pings, close replies,
+///   failure closes), and [`poll_timeout`](Connection::poll_timeout) for the
+///   next deadline;
 /// * commands: [`data_frame_header`](Connection::data_frame_header),
 ///   [`encode_data_frame`](Connection::encode_data_frame),
 ///   [`ping`](Connection::ping), [`pong`](Connection::pong),
@@ -290,6 +294,27 @@ pub struct Connection<K = NoMasking> {
     outgoing_fragmented: bool,
     pending_pong: Option<ControlPayload>,
     pending_close: Option<ControlPayload>,
+    timers: Timers,
+}
+
+/// Deadlines, all as durations since the caller's epoch (see
+/// [`Connection::handle_timeout`]).
+#[derive(Debug, Clone, Copy, Default)]
+struct Timers {
+    /// `handle_timeout` has been called at least once.
+    started: bool,
+    /// When the next heartbeat ping is due.
+    next_ping: Option<Duration>,
+    /// The outstanding heartbeat ping: its sequence number and when it was sent.
+    awaiting_pong: Option<(u64, Duration)>,
+    /// Heartbeat pings sent so far; each carries its number as payload.
+    pings_sent: u64,
+    /// A heartbeat ping is queued for `poll_transmit`.
+    ping_queued: bool,
+    /// When we give up waiting for the peer's close.
+    close_deadline: Option<Duration>,
+    /// The peer's close did not arrive in time.
+    close_timed_out: bool,
 }
 
 impl<K: MaskKeySource> fmt::Debug for Connection<K> {
@@ -332,6 +357,7 @@ impl<K: MaskKeySource> Connection<K> {
             outgoing_fragmented: false,
             pending_pong: None,
             pending_close: None,
+            timers: Timers::default(),
         }
     }
 
@@ -349,7 +375,9 @@ impl<K: MaskKeySource> Connection<K> {
 
     /// Where the close handshake stands.
     pub const fn state(&self) -> State {
-        if self.error.is_some() || (self.close_sent && self.close_received) {
+        if self.error.is_some()
+            || (self.close_sent && (self.close_received || self.timers.close_timed_out))
+        {
             State::Closed
         } else if self.close_sent {
             State::CloseSent
@@ -371,7 +399,7 @@ impl<K: MaskKeySource> Connection<K> {
 
     /// Whether [`Connection::poll_transmit`] has a frame waiting.
     pub const fn wants_transmit(&self) -> bool {
-        self.pending_pong.is_some() || self.pending_close.is_some()
+        self.pending_pong.is_some() || self.pending_close.is_some() || self.timers.ping_queued
     }
 
     // ------------------------------------------------------------------ input
@@ -609,7 +637,14 @@ impl<K: MaskKeySource> Connection<K> {
                 }
                 Ok(Outcome::Ping)
             }
-            OpCode::Pong => Ok(Outcome::Pong),
+            OpCode::Pong => {
+                if let Some((sequence, _)) = self.timers.awaiting_pong {
+                    if payload == sequence.to_be_bytes() {
+                        self.timers.awaiting_pong = None;
+                    }
+                }
+                Ok(Outcome::Pong)
+            }
             OpCode::Close => {
                 let close = CloseFrame::parse(payload).map_err(|e| self.fail(e.into()))?;
                 self.close_received = true;
@@ -699,6 +734,68 @@ impl<K: MaskKeySource> Connection<K> {
         error
     }
 
+    // ------------------------------------------------------------------ time
+
+    /// Feeds the current time: `now` is a monotonic duration since any epoch
+    /// the caller chooses, the same for every call (drivers use
+    /// `Instant::elapsed` from the connection's start).
+    ///
+    /// Call it once when the connection opens, after every command that may
+    /// start a timer ([`Connection::close`]), and whenever the deadline from
+    /// [`Connection::poll_timeout`] has passed. It queues heartbeat pings
+    /// (take them with [`Connection::poll_transmit`]), fails the connection
+    /// with 1011 when a heartbeat goes unanswered, and ends a close handshake
+    /// the peer does not finish within [`Config::close_timeout`].
+    pub fn handle_timeout(&mut self, now: Duration) {
+        let timers = &mut self.timers;
+        let heartbeat = self.config.heartbeat;
+        if !timers.started {
+            timers.started = true;
+            timers.next_ping = heartbeat.map(|h| now + h.interval);
+        }
+        if self.error.is_some() || self.close_received {
+            return;
+        }
+        if self.close_sent {
+            let deadline = *timers
+                .close_deadline
+                .get_or_insert(now + self.config.close_timeout);
+            if now >= deadline {
+                timers.close_timed_out = true;
+            }
+            return;
+        }
+        let Some(heartbeat) = heartbeat else { return };
+        if let Some((_, sent_at)) = timers.awaiting_pong {
+            if now >= sent_at + heartbeat.timeout {
+                self.fail(ProtocolError::PongTimeout);
+            }
+            return;
+        }
+        if timers.next_ping.is_some_and(|due| now >= due) {
+            timers.pings_sent += 1;
+            timers.ping_queued = true;
+            timers.awaiting_pong = Some((timers.pings_sent, now));
+            timers.next_ping = Some(now + heartbeat.interval);
+        }
+    }
+
+    /// The next moment [`Connection::handle_timeout`] must be called, in the
+    /// same time base; `None` when no timer runs.
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        let timers = &self.timers;
+        if self.state() == State::Closed {
+            return None;
+        }
+        if self.close_sent {
+            return timers.close_deadline;
+        }
+        match (timers.awaiting_pong, self.config.heartbeat) {
+            (Some((_, sent_at)), Some(heartbeat)) => Some(sent_at + heartbeat.timeout),
+            _ => timers.next_ping,
+        }
+    }
+
     // ------------------------------------------------------------------ output
 
     /// The next frame the connection sends on its own: a pong answering a ping,
@@ -708,6 +805,10 @@ impl<K: MaskKeySource> Connection<K> {
     pub fn poll_transmit(&mut self) -> Option<ControlFrame> {
         if let Some(pong) = self.pending_pong.take() {
             return Some(self.encode_control(OpCode::Pong, pong.as_slice()));
+        }
+        if core::mem::take(&mut self.timers.ping_queued) && !self.close_sent {
+            let sequence = self.timers.pings_sent.to_be_bytes();
+            return Some(self.encode_control(OpCode::Ping, &sequence));
         }
         let close = self.pending_close.take()?;
         Some(self.encode_control(OpCode::Close, close.as_slice()))

@@ -37,6 +37,9 @@ pub enum ProtocolError {
         /// The configured maximum.
         max: u64,
     },
+    /// A heartbeat ping went unanswered for [`crate::config::Heartbeat::timeout`]:
+    /// the peer is gone or stuck (close code 1011).
+    PongTimeout,
 }
 
 impl ProtocolError {
@@ -52,6 +55,7 @@ impl ProtocolError {
             ProtocolError::FrameTooBig { .. } | ProtocolError::MessageTooBig { .. } => {
                 CloseCode::MESSAGE_TOO_BIG
             }
+            ProtocolError::PongTimeout => CloseCode::INTERNAL_ERROR,
         }
     }
 }
@@ -77,6 +81,9 @@ impl fmt::Display for ProtocolError {
                     f,
                     "message of {len}+ bytes exceeds the {max}-byte message limit"
                 )
+            }
+            ProtocolError::PongTimeout => {
+                f.write_str("no pong answered the heartbeat ping in time: the peer is unreachable")
             }
         }
     }
