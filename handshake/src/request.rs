@@ -1,0 +1,523 @@
+//! Server side: reading a handshake request and classifying it.
+//!
+//! 1. [`RequestReader::read`] is fed the bytes received so far until it
+//!    returns [`Status::Complete`] with an [`HttpRequest`].
+//! 2. [`HttpRequest::classify`] sorts it into [`Incoming::PlainHttp`] (no
+//!    sign of WebSocket at all: serve it as ordinary HTTP),
+//!    [`Incoming::WebSocket`] (a valid handshake), or a [`RequestError`]
+//!    (a WebSocket attempt with a defect: answer with
+//!    [`crate::response::reject`]).
+//!
+//! A request is a WebSocket *attempt* when it has an `Upgrade` header naming
+//! `websocket`, or a `Sec-WebSocket-Key`, or a `Sec-WebSocket-Version`
+//! header. This matters behind a misconfigured reverse proxy: nginx strips
+//! `Upgrade` and rewrites `Connection`, but forwards the `Sec-WebSocket-*`
+//! headers, and such a request gets a 400 that names the proxy fix instead
+//! of being served as a web page.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::accept::{AcceptKey, accept_key, is_valid_key};
+use crate::error::{HeadError, RequestError, excerpt};
+use crate::extensions::{Extension, ExtensionsError, parse_extensions};
+use crate::head::{
+    HeadScanner, Header, Limits, Status, collect_headers, head_error, header_storage,
+};
+use crate::headers::{ConnectionPolicy, contains_token, is_handshake_header, joined, lines};
+use crate::origin::OriginPolicy;
+use crate::response::SwitchingProtocols;
+use crate::subprotocol::{self, SubprotocolPreference};
+
+/// Server-side settings: size limits, the `Connection` policy and the
+/// `Origin` policy. The default is strict on `Connection`, accepts any
+/// origin, and uses [`Limits::default`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerConfig {
+    limits: Limits,
+    connection_policy: ConnectionPolicy,
+    origin_policy: OriginPolicy,
+}
+
+impl ServerConfig {
+    /// The default configuration.
+    pub fn new() -> Self {
+        ServerConfig::default()
+    }
+
+    /// Sets the head size limits.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Sets what to do with `Connection` on several lines.
+    pub fn with_connection_policy(mut self, policy: ConnectionPolicy) -> Self {
+        self.connection_policy = policy;
+        self
+    }
+
+    /// Sets which origins are accepted.
+    pub fn with_origin_policy(mut self, policy: OriginPolicy) -> Self {
+        self.origin_policy = policy;
+        self
+    }
+
+    /// The head size limits.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// The `Connection` policy.
+    pub fn connection_policy(&self) -> ConnectionPolicy {
+        self.connection_policy
+    }
+
+    /// The `Origin` policy.
+    pub fn origin_policy(&self) -> &OriginPolicy {
+        &self.origin_policy
+    }
+}
+
+/// Reads a request head incrementally.
+///
+/// Feed it the buffer of everything received so far on the connection,
+/// starting at the request's first byte, each time more bytes arrive. The
+/// reader remembers how far it has looked for the end of the head, so each
+/// byte is examined once, and it runs the HTTP parser only when the head is
+/// complete. Past [`Limits::max_head_bytes`] it returns
+/// [`HeadError::TooLarge`] instead of waiting for more.
+#[derive(Debug, Clone, Default)]
+pub struct RequestReader {
+    limits: Limits,
+    scanner: HeadScanner,
+}
+
+impl RequestReader {
+    /// A reader enforcing `limits`.
+    pub fn new(limits: Limits) -> Self {
+        RequestReader {
+            limits,
+            scanner: HeadScanner::default(),
+        }
+    }
+
+    /// Looks for a complete request head at the start of `buf`.
+    ///
+    /// Returns [`Status::Partial`] until the empty line that ends the head
+    /// has arrived. Bytes after the head (a pipelined request, or early
+    /// WebSocket frames) are not part of the request;
+    /// [`HttpRequest::head_len`] says where they start.
+    pub fn read<'b>(&mut self, buf: &'b [u8]) -> Result<Status<HttpRequest<'b>>, HeadError> {
+        loop {
+            let Some(end) = self.scanner.scan(buf, self.limits.max_head_bytes)? else {
+                return Ok(Status::Partial);
+            };
+            let mut storage = header_storage(&self.limits);
+            let mut parsed = httparse::Request::new(&mut storage);
+            match parsed.parse(&buf[..end]) {
+                Ok(httparse::Status::Complete(head_len)) => {
+                    return Ok(Status::Complete(HttpRequest {
+                        method: parsed.method.unwrap_or_default(),
+                        path: parsed.path.unwrap_or_default(),
+                        minor_version: parsed.version.unwrap_or_default(),
+                        headers: collect_headers(parsed.headers),
+                        head_len,
+                    }));
+                }
+                // Blank lines before the request line: keep looking.
+                Ok(httparse::Status::Partial) => continue,
+                Err(error) => return Err(head_error(error, &self.limits)),
+            }
+        }
+    }
+}
+
+/// A parsed HTTP request head, borrowing from the caller's buffer. Any
+/// request is one of these before classification; a plain HTTP request
+/// stays one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRequest<'a> {
+    method: &'a str,
+    path: &'a str,
+    minor_version: u8,
+    headers: Vec<Header<'a>>,
+    head_len: usize,
+}
+
+impl<'a> HttpRequest<'a> {
+    /// The method, such as `GET`.
+    pub fn method(&self) -> &'a str {
+        self.method
+    }
+
+    /// The request target, such as `/chat?room=1`.
+    pub fn path(&self) -> &'a str {
+        self.path
+    }
+
+    /// The HTTP minor version: 1 for HTTP/1.1, 0 for HTTP/1.0.
+    pub fn http_minor_version(&self) -> u8 {
+        self.minor_version
+    }
+
+    /// All header lines, in order.
+    pub fn headers(&self) -> &[Header<'a>] {
+        &self.headers
+    }
+
+    /// The value of the first header called `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&'a [u8]> {
+        self.headers.iter().find(|h| h.is(name)).map(|h| h.value)
+    }
+
+    /// The length of the head in bytes; what follows it in the buffer is not
+    /// part of this request.
+    pub fn head_len(&self) -> usize {
+        self.head_len
+    }
+
+    /// Whether the request tries to open a WebSocket: it has an `Upgrade`
+    /// header naming `websocket`, a `Sec-WebSocket-Key` or a
+    /// `Sec-WebSocket-Version`.
+    pub fn is_websocket_attempt(&self) -> bool {
+        self.headers.iter().any(|h| {
+            h.is("Sec-WebSocket-Key")
+                || h.is("Sec-WebSocket-Version")
+                || (h.is("Upgrade") && contains_token(text(h.value), "websocket"))
+        })
+    }
+
+    /// Classifies the request: plain HTTP, a valid WebSocket handshake, or
+    /// the first defect of a broken one.
+    pub fn classify(self, config: &ServerConfig) -> Result<Incoming<'a>, RequestError> {
+        if !self.is_websocket_attempt() {
+            return Ok(Incoming::PlainHttp(self));
+        }
+        let mut errors = Vec::new();
+        match inspect(&self, config, &mut errors) {
+            Some(request) if errors.is_empty() => Ok(Incoming::WebSocket(request)),
+            _ => Err(errors
+                .into_iter()
+                .next()
+                .unwrap_or(RequestError::MissingUpgrade)),
+        }
+    }
+
+    /// Every defect of the request as a WebSocket handshake, in the order
+    /// [`HttpRequest::classify`] checks them (its error is the first).
+    /// Empty for a valid handshake and for plain HTTP.
+    pub fn problems(&self, config: &ServerConfig) -> Vec<RequestError> {
+        let mut errors = Vec::new();
+        if self.is_websocket_attempt() {
+            let _ = inspect(self, config, &mut errors);
+        }
+        errors
+    }
+}
+
+/// The classification of a complete request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Incoming<'a> {
+    /// A valid WebSocket handshake; answer with [`WebSocketRequest::accept`].
+    WebSocket(WebSocketRequest<'a>),
+    /// No sign of WebSocket: serve it as ordinary HTTP (a health check, a
+    /// version endpoint on the same port), for example with
+    /// [`crate::response::text_response`].
+    PlainHttp(HttpRequest<'a>),
+}
+
+/// A valid WebSocket handshake request, borrowing from the caller's buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebSocketRequest<'a> {
+    path: &'a str,
+    host: &'a str,
+    origin: Option<&'a str>,
+    key: &'a str,
+    protocols: Vec<&'a str>,
+    extensions: Vec<Extension<'a>>,
+    headers: Vec<Header<'a>>,
+    head_len: usize,
+}
+
+impl<'a> WebSocketRequest<'a> {
+    /// The request target, such as `/chat?room=1`.
+    pub fn path(&self) -> &'a str {
+        self.path
+    }
+
+    /// The `Host` header.
+    pub fn host(&self) -> &'a str {
+        self.host
+    }
+
+    /// The `Origin` header, absent for most non-browser clients.
+    pub fn origin(&self) -> Option<&'a str> {
+        self.origin
+    }
+
+    /// The `Sec-WebSocket-Key` header.
+    pub fn key(&self) -> &'a str {
+        self.key
+    }
+
+    /// The `Sec-WebSocket-Accept` value that answers the key.
+    pub fn accept_key(&self) -> AcceptKey {
+        accept_key(self.key.as_bytes())
+    }
+
+    /// The offered subprotocols, in the client's order of preference.
+    pub fn protocols(&self) -> &[&'a str] {
+        &self.protocols
+    }
+
+    /// The offered extensions with their parameters, in order.
+    pub fn extensions(&self) -> &[Extension<'a>] {
+        &self.extensions
+    }
+
+    /// All header lines, in order.
+    pub fn headers(&self) -> &[Header<'a>] {
+        &self.headers
+    }
+
+    /// Header lines other than `Host`, `Origin`, `Connection`, `Upgrade`
+    /// and `Sec-WebSocket-*` (cookies, authorization, user agent, ...).
+    pub fn other_headers(&self) -> impl Iterator<Item = &Header<'a>> {
+        self.headers
+            .iter()
+            .filter(|h| !(h.is("Host") || h.is("Origin") || is_handshake_header(h.name)))
+    }
+
+    /// The value of the first header called `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&'a [u8]> {
+        self.headers.iter().find(|h| h.is(name)).map(|h| h.value)
+    }
+
+    /// The length of the head in bytes. Bytes after it in the buffer are the
+    /// client's first WebSocket frames, which the caller keeps.
+    pub fn head_len(&self) -> usize {
+        self.head_len
+    }
+
+    /// Picks the subprotocol to answer with from those the server supports;
+    /// see [`subprotocol::choose`].
+    pub fn choose_protocol(
+        &self,
+        supported: &[&str],
+        preference: SubprotocolPreference,
+    ) -> Option<&'a str> {
+        subprotocol::choose(&self.protocols, supported, preference)
+    }
+
+    /// Starts the 101 Switching Protocols response to this request.
+    pub fn accept(&self) -> SwitchingProtocols<'_> {
+        SwitchingProtocols::new(self)
+    }
+}
+
+/// A header value as text for token matching; non-UTF-8 matches nothing.
+fn text(value: &[u8]) -> &str {
+    core::str::from_utf8(value).unwrap_or("")
+}
+
+/// Runs every check in order, pushing each defect; returns the typed view
+/// when the parts it needs are sound (the caller still checks `errors`).
+fn inspect<'a>(
+    request: &HttpRequest<'a>,
+    config: &ServerConfig,
+    errors: &mut Vec<RequestError>,
+) -> Option<WebSocketRequest<'a>> {
+    let headers = &request.headers[..];
+    let count = |name: &str| lines(headers, name).count();
+    let single = |name: &str| lines(headers, name).next().map(|h| h.value);
+
+    if request.method != "GET" {
+        errors.push(RequestError::MethodNotGet {
+            method: excerpt(request.method.as_bytes()),
+        });
+    }
+
+    // Connection and Upgrade: a request that lost both is the signature of
+    // a proxy that does not forward the upgrade, and gets one clear error.
+    let connections = count("Connection");
+    let has_upgrade_token =
+        lines(headers, "Connection").any(|h| contains_token(text(h.value), "upgrade"));
+    let upgrades = count("Upgrade");
+    if upgrades == 0 && !has_upgrade_token {
+        let connection = if connections == 0 {
+            String::from("(none)")
+        } else {
+            joined(headers, "Connection")
+        };
+        errors.push(RequestError::UpgradeHeadersStripped { connection });
+    } else {
+        if connections == 0 {
+            errors.push(RequestError::MissingConnection);
+        } else if connections > 1 && config.connection_policy == ConnectionPolicy::Strict {
+            errors.push(RequestError::DuplicateConnection { count: connections });
+        }
+        if connections > 0 && !has_upgrade_token {
+            errors.push(RequestError::ConnectionWithoutUpgrade {
+                value: joined(headers, "Connection"),
+            });
+        }
+        if upgrades == 0 {
+            errors.push(RequestError::MissingUpgrade);
+        } else if !lines(headers, "Upgrade").any(|h| contains_token(text(h.value), "websocket")) {
+            errors.push(RequestError::UpgradeNotWebSocket {
+                value: joined(headers, "Upgrade"),
+            });
+        }
+    }
+
+    if request.minor_version < 1 {
+        errors.push(RequestError::HttpVersionTooOld {
+            minor: request.minor_version,
+        });
+    }
+
+    let host = match count("Host") {
+        0 => {
+            errors.push(RequestError::MissingHost);
+            None
+        }
+        1 => match single("Host").and_then(|v| core::str::from_utf8(v).ok()) {
+            Some(host) if !host.is_empty() => Some(host),
+            _ => {
+                errors.push(RequestError::InvalidHost);
+                None
+            }
+        },
+        n => {
+            errors.push(RequestError::DuplicateHost { count: n });
+            None
+        }
+    };
+
+    match count("Sec-WebSocket-Version") {
+        0 => errors.push(RequestError::MissingVersion),
+        1 => {
+            let version = single("Sec-WebSocket-Version").unwrap_or_default();
+            if version != b"13" {
+                errors.push(RequestError::UnsupportedVersion {
+                    version: excerpt(version),
+                });
+            }
+        }
+        n => errors.push(RequestError::DuplicateVersion { count: n }),
+    }
+
+    let key = match count("Sec-WebSocket-Key") {
+        0 => {
+            errors.push(RequestError::MissingKey);
+            None
+        }
+        1 => {
+            let value = single("Sec-WebSocket-Key").unwrap_or_default();
+            if is_valid_key(value) {
+                core::str::from_utf8(value).ok()
+            } else {
+                errors.push(RequestError::InvalidKey {
+                    value: excerpt(value),
+                });
+                None
+            }
+        }
+        n => {
+            errors.push(RequestError::DuplicateKey { count: n });
+            None
+        }
+    };
+
+    let protocols = protocol_offer(headers, errors);
+    let extensions = extension_offer(headers, errors);
+
+    let origin = match count("Origin") {
+        0 => {
+            if config.origin_policy.requires_origin() {
+                errors.push(RequestError::MissingOrigin);
+            }
+            None
+        }
+        1 => {
+            let value = single("Origin").unwrap_or_default();
+            match core::str::from_utf8(value) {
+                Ok(origin) if config.origin_policy.allows(Some(origin)) => Some(origin),
+                _ => {
+                    errors.push(RequestError::OriginNotAllowed {
+                        origin: excerpt(value),
+                    });
+                    None
+                }
+            }
+        }
+        n => {
+            errors.push(RequestError::DuplicateOrigin { count: n });
+            None
+        }
+    };
+
+    Some(WebSocketRequest {
+        path: request.path,
+        host: host?,
+        origin,
+        key: key?,
+        protocols: protocols?,
+        extensions: extensions?,
+        headers: request.headers.clone(),
+        head_len: request.head_len,
+    })
+}
+
+fn protocol_offer<'a>(
+    headers: &[Header<'a>],
+    errors: &mut Vec<RequestError>,
+) -> Option<Vec<&'a str>> {
+    let mut values = Vec::new();
+    for h in lines(headers, "Sec-WebSocket-Protocol") {
+        match h.value_str() {
+            Some(value) => values.push(value),
+            None => {
+                errors.push(RequestError::InvalidProtocolHeader {
+                    value: excerpt(h.value),
+                });
+                return None;
+            }
+        }
+    }
+    match subprotocol::parse_offer(&values) {
+        Ok(offer) => Some(offer),
+        Err(line) => {
+            errors.push(RequestError::InvalidProtocolHeader {
+                value: excerpt(line.as_bytes()),
+            });
+            None
+        }
+    }
+}
+
+fn extension_offer<'a>(
+    headers: &[Header<'a>],
+    errors: &mut Vec<RequestError>,
+) -> Option<Vec<Extension<'a>>> {
+    let mut offer = Vec::new();
+    for h in lines(headers, "Sec-WebSocket-Extensions") {
+        let parsed = core::str::from_utf8(h.value)
+            .map_err(|e| ExtensionsError::ExpectedName {
+                position: e.valid_up_to(),
+            })
+            .and_then(parse_extensions);
+        match parsed {
+            Ok(extensions) => offer.extend(extensions),
+            Err(reason) => {
+                errors.push(RequestError::InvalidExtensionHeader {
+                    value: excerpt(h.value),
+                    reason,
+                });
+                return None;
+            }
+        }
+    }
+    Some(offer)
+}

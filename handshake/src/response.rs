@@ -1,0 +1,204 @@
+//! Server side: writing the handshake response.
+//!
+//! * [`SwitchingProtocols`] (from [`WebSocketRequest::accept`]) writes the
+//!   101 answer to a valid request, with the chosen subprotocol and
+//!   extensions. It refuses, with a [`BuildError`], anything a browser would
+//!   reject: an unoffered subprotocol or extension, an empty header, an
+//!   extra header that duplicates a handshake header, or a value that could
+//!   inject header lines.
+//! * [`reject`] writes the 400, 403, 426 or 431 answer to a broken request,
+//!   with a plain-text body that names the defect and the fix.
+//! * [`text_response`] writes a small plain-text answer for plain HTTP
+//!   requests on the same port.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::error::{BuildError, RequestError, excerpt};
+use crate::extensions::{ExtensionsError, parse_extensions};
+use crate::headers::{check_extra_header, write_header};
+use crate::request::WebSocketRequest;
+
+/// Builder for the `101 Switching Protocols` response.
+///
+/// The response always holds exactly one `Upgrade: websocket`, one
+/// `Connection: Upgrade` and one `Sec-WebSocket-Accept`, at most one
+/// `Sec-WebSocket-Protocol` and at most one `Sec-WebSocket-Extensions`, and
+/// never an empty one. No extension is accepted unless
+/// [`SwitchingProtocols::extensions`] is called.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct SwitchingProtocols<'r> {
+    request: &'r WebSocketRequest<'r>,
+    protocol: Option<&'r str>,
+    extensions: Option<&'r str>,
+    headers: Vec<(&'r str, &'r str)>,
+}
+
+impl<'r> SwitchingProtocols<'r> {
+    /// Starts the response to `request`; same as [`WebSocketRequest::accept`].
+    pub fn new(request: &'r WebSocketRequest<'r>) -> Self {
+        SwitchingProtocols {
+            request,
+            protocol: None,
+            extensions: None,
+            headers: Vec::new(),
+        }
+    }
+
+    /// Selects a subprotocol; it must be one the client offered, exactly.
+    pub fn protocol(mut self, protocol: &'r str) -> Result<Self, BuildError> {
+        if !self.request.protocols().contains(&protocol) {
+            return Err(BuildError::ProtocolNotOffered {
+                protocol: excerpt(protocol.as_bytes()),
+            });
+        }
+        self.protocol = Some(protocol);
+        Ok(self)
+    }
+
+    /// Accepts extensions, given as the full `Sec-WebSocket-Extensions`
+    /// value (for example `permessage-deflate; server_no_context_takeover`).
+    /// Each extension must be one the client offered, at most once.
+    pub fn extensions(mut self, value: &'r str) -> Result<Self, BuildError> {
+        let invalid = |reason| BuildError::InvalidExtensions {
+            value: excerpt(value.as_bytes()),
+            reason,
+        };
+        let accepted = parse_extensions(value).map_err(invalid)?;
+        for (i, extension) in accepted.iter().enumerate() {
+            let offered = self
+                .request
+                .extensions()
+                .iter()
+                .any(|offer| offer.name.eq_ignore_ascii_case(extension.name));
+            if !offered {
+                return Err(BuildError::ExtensionNotOffered {
+                    name: String::from(extension.name),
+                });
+            }
+            if accepted[..i]
+                .iter()
+                .any(|earlier| earlier.name.eq_ignore_ascii_case(extension.name))
+            {
+                return Err(invalid(ExtensionsError::Repeated {
+                    name: String::from(extension.name),
+                }));
+            }
+        }
+        self.extensions = Some(value);
+        Ok(self)
+    }
+
+    /// Adds an extra header, such as `Set-Cookie`. Handshake headers
+    /// (`Connection`, `Upgrade`, `Sec-WebSocket-*`, in any case) are refused,
+    /// as are names that are not tokens and values with control characters.
+    pub fn header(mut self, name: &'r str, value: &'r str) -> Result<Self, BuildError> {
+        check_extra_header(name, value, &[])?;
+        self.headers.push((name, value));
+        Ok(self)
+    }
+
+    /// Appends the response to `out`.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\n");
+        write_header(out, "Upgrade", "websocket");
+        write_header(out, "Connection", "Upgrade");
+        write_header(
+            out,
+            "Sec-WebSocket-Accept",
+            self.request.accept_key().as_str(),
+        );
+        if let Some(protocol) = self.protocol {
+            write_header(out, "Sec-WebSocket-Protocol", protocol);
+        }
+        if let Some(extensions) = self.extensions {
+            write_header(out, "Sec-WebSocket-Extensions", extensions.trim());
+        }
+        for (name, value) in &self.headers {
+            write_header(out, name, value);
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+
+    /// The response as bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(160);
+        self.write_to(&mut out);
+        out
+    }
+}
+
+/// The response to a refused handshake: status from
+/// [`RequestError::status`], `Content-Type: text/plain`, `Content-Length`,
+/// `Connection: close`, and for version problems `Sec-WebSocket-Version: 13`
+/// (RFC 6455 §4.4). The body is the error message: what is wrong, the likely
+/// cause, and the fix (for proxy problems, the nginx settings).
+///
+/// The server should close the connection after writing it.
+pub fn reject(error: &RequestError) -> Vec<u8> {
+    let body = format!("{error}\n");
+    let version_problem = matches!(
+        error,
+        RequestError::MissingVersion
+            | RequestError::DuplicateVersion { .. }
+            | RequestError::UnsupportedVersion { .. }
+    );
+    let extra: &[(&str, &str)] = if version_problem {
+        &[("Sec-WebSocket-Version", "13")]
+    } else {
+        &[]
+    };
+    write_text_response(error.status(), extra, &body)
+}
+
+/// A complete plain-text response with `Content-Length` and
+/// `Connection: close`, for answering plain HTTP requests (a health check,
+/// a version endpoint) on the WebSocket port.
+///
+/// ```
+/// let bytes = ws13_handshake::response::text_response(200, "ok\n");
+/// assert!(bytes.starts_with(b"HTTP/1.1 200 OK\r\n"));
+/// assert!(bytes.ends_with(b"\r\n\r\nok\n"));
+/// ```
+pub fn text_response(status: u16, body: &str) -> Vec<u8> {
+    write_text_response(status, &[], body)
+}
+
+fn write_text_response(status: u16, extra: &[(&str, &str)], body: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(160 + body.len());
+    out.extend_from_slice(format!("HTTP/1.1 {status} {}\r\n", reason_phrase(status)).as_bytes());
+    write_header(&mut out, "Content-Type", "text/plain; charset=utf-8");
+    write_header(&mut out, "Content-Length", &format!("{}", body.len()));
+    write_header(&mut out, "Connection", "close");
+    for (name, value) in extra {
+        write_header(&mut out, name, value);
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body.as_bytes());
+    out
+}
+
+/// The standard reason phrase for a status code (empty if unknown, which
+/// HTTP/1.1 allows).
+pub fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        101 => "Switching Protocols",
+        200 => "OK",
+        204 => "No Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        426 => "Upgrade Required",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "",
+    }
+}
