@@ -263,6 +263,7 @@ impl ClientHandshake {
             let mut parsed = httparse::Response::new(&mut storage);
             match parsed.parse(&buf[..end]) {
                 Ok(httparse::Status::Complete(head_len)) => {
+                    self.scanner.confirm(end);
                     return Ok(Status::Complete(ResponseHead {
                         status: parsed.code.unwrap_or_default(),
                         reason: parsed.reason.unwrap_or_default(),

@@ -3,8 +3,9 @@
 //!
 //! A head is the start line plus the header block, up to and including the
 //! empty line. Callers feed a buffer that starts at the first byte of the
-//! head and only grows; [`HeadScanner`] remembers how far it has looked for
-//! the empty line, so a head that trickles in one byte at a time costs linear
+//! head and only grows. The readers ([`crate::RequestReader`],
+//! [`crate::ClientHandshake`]) remember how far they have looked for the
+//! empty line, so a head that trickles in one byte at a time costs linear
 //! time, and the size limit ends the search long before memory becomes a
 //! problem (compare CVE-2023-43669).
 
@@ -107,6 +108,8 @@ pub(crate) struct HeadScanner {
     scanned: usize,
     /// Line feeds seen since the last byte that was neither CR nor LF.
     line_feeds: u8,
+    /// The end of the head, once the parser has confirmed it.
+    confirmed: Option<usize>,
 }
 
 impl HeadScanner {
@@ -115,6 +118,11 @@ impl HeadScanner {
     /// including the final LF), `None` if more bytes are needed, or
     /// [`HeadError::TooLarge`] once `limit` bytes hold no end.
     pub(crate) fn scan(&mut self, buf: &[u8], limit: usize) -> Result<Option<usize>, HeadError> {
+        if let Some(end) = self.confirmed {
+            if buf.len() >= end {
+                return Ok(Some(end));
+            }
+        }
         if buf.len() < self.scanned {
             // The caller started a new buffer: start over rather than misread.
             *self = HeadScanner::default();
@@ -139,6 +147,14 @@ impl HeadScanner {
             return Err(HeadError::TooLarge { limit });
         }
         Ok(None)
+    }
+}
+
+impl HeadScanner {
+    /// Records that the parser found a complete head ending at `end`, so
+    /// later calls with the same buffer give the same answer.
+    pub(crate) fn confirm(&mut self, end: usize) {
+        self.confirmed = Some(end);
     }
 }
 

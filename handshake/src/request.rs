@@ -117,6 +117,7 @@ impl RequestReader {
             let mut parsed = httparse::Request::new(&mut storage);
             match parsed.parse(&buf[..end]) {
                 Ok(httparse::Status::Complete(head_len)) => {
+                    self.scanner.confirm(end);
                     return Ok(Status::Complete(HttpRequest {
                         method: parsed.method.unwrap_or_default(),
                         path: parsed.path.unwrap_or_default(),

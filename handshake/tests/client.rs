@@ -478,3 +478,12 @@ fn non_http_response_is_malformed_not_a_panic() {
         "{result:?}"
     );
 }
+
+#[test]
+fn reading_the_response_again_after_completion_gives_the_same_result() {
+    let bytes = ok_101(&[]);
+    let mut handshake = handshake();
+    let first = handshake.read_response(&bytes).unwrap().complete().unwrap();
+    let again = handshake.read_response(&bytes).unwrap().complete().unwrap();
+    assert_eq!(first, again);
+}

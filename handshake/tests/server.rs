@@ -774,3 +774,15 @@ fn plain_text_response_has_length_and_connection_close() {
     assert!(head.contains("\r\nConnection: close\r\n"));
     assert_eq!(body, "version 1.2.3\n");
 }
+
+#[test]
+fn reading_again_after_completion_returns_the_same_request() {
+    let mut bytes = valid_with(&[]);
+    let head_len = bytes.len();
+    bytes.extend_from_slice(b"GET /second HTTP/1.1\r\nHost: a\r\n\r\n");
+    let mut reader = RequestReader::default();
+    let first = reader.read(&bytes).unwrap().complete().unwrap();
+    let again = reader.read(&bytes).unwrap().complete().unwrap();
+    assert_eq!(first, again);
+    assert_eq!(again.head_len(), head_len);
+}
