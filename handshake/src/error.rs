@@ -317,7 +317,7 @@ pub enum ResponseError {
     #[error(transparent)]
     Head(#[from] HeadError),
     /// A status other than 101.
-    #[error("The server answered {status} {reason} instead of 101 Switching Protocols, so no WebSocket was opened (Chromium: \"Unexpected response code: {status}\"). {hint}", hint = status_hint(*status))]
+    #[error("The server answered {status}{sep}{reason} instead of 101 Switching Protocols, so no WebSocket was opened (Chromium: \"Unexpected response code: {status}\"). {hint}", sep = if .reason.is_empty() { "" } else { " " }, hint = status_hint(*.status))]
     UnexpectedStatus {
         /// The status code.
         status: u16,

@@ -487,3 +487,15 @@ fn reading_the_response_again_after_completion_gives_the_same_result() {
     let again = handshake.read_response(&bytes).unwrap().complete().unwrap();
     assert_eq!(first, again);
 }
+
+#[test]
+fn status_without_reason_phrase_reads_cleanly() {
+    let bytes = b"HTTP/1.1 503 \r\n\r\n";
+    let error = rejection(handshake(), bytes);
+    assert!(
+        error
+            .to_string()
+            .starts_with("The server answered 503 instead of 101"),
+        "{error}"
+    );
+}
