@@ -1,3 +1,39 @@
-//! ws13: a strict, fast RFC 6455 WebSocket library.
+//! # ws13
+//!
+//! A strict, fast WebSocket (RFC 6455) library. The protocol lives in two
+//! sans-I/O crates re-exported here; this crate adds thin drivers that move
+//! bytes between a transport and the protocol core:
+//!
+//! | item | what it is |
+//! |---|---|
+//! | [`codec`] (`ws13-codec`) | frames, masking, UTF-8, close codes, the protocol state machine |
+//! | [`handshake`] (`ws13-handshake`) | the opening handshake, strict, with errors that name the fix |
+//! | [`blocking`] | the driver over `std::io::Read + Write` |
+//! | `tokio` (feature `tokio`) | the driver over tokio's `AsyncRead + AsyncWrite`, as a `Stream` + `Sink` |
+//! | [`Message`], [`Error`] | what the drivers exchange and report |
+//! | [`ServerOptions`], [`ClientOptions`] | handshake policy, limits, heartbeats, timeouts |
+//!
+//! Every protocol rule (fragmentation, control frames, the close handshake,
+//! limits, heartbeats) is decided by [`codec::Connection`]; the drivers only
+//! read, write and keep time.
+
 pub use ws13_codec as codec;
 pub use ws13_handshake as handshake;
+
+pub mod blocking;
+mod client;
+mod error;
+mod mask_keys;
+mod message;
+mod out_queue;
+mod server;
+mod session;
+#[cfg(feature = "tokio")]
+pub mod tokio;
+
+pub use client::{ClientOptions, HandshakeResponse, WsUrl};
+pub use error::{AcceptError, ConnectError, Error, Result};
+pub use mask_keys::OsMaskKeys;
+pub use message::{CloseReason, Message, Utf8Bytes};
+pub use server::{AcceptedRequest, HttpRequest, ServerOptions};
+pub use ws13_codec::{CloseCode, Config};

@@ -1,0 +1,83 @@
+//! Echo server on the tokio driver: one task per connection.
+//!
+//! ```text
+//! cargo run --features tokio --example async_echo -- --addr 127.0.0.1:9001
+//! ```
+//!
+//! Echoes text and binary messages unchanged (a fragmented message comes back
+//! as one), answers `GET /health` with `ok` on the same port, and on Ctrl-C
+//! closes every connection with 1001 (going away).
+
+mod common;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use ws13::tokio::{Accepted, WebSocketStream, accept};
+use ws13::{CloseCode, ServerOptions};
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let listener = TcpListener::bind(common::listen_addr()).await?;
+    println!("async_echo listening on ws://{}", listener.local_addr()?);
+    let (shutdown, shutdown_signal) = watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (tcp, _) = accepted?;
+                tcp.set_nodelay(true)?;
+                tasks.spawn(serve(tcp, shutdown_signal.clone()));
+            }
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    println!("shutting down: closing {} connection(s)", tasks.len());
+    let _ = shutdown.send(true);
+    while tasks.join_next().await.is_some() {}
+    Ok(())
+}
+
+async fn serve(tcp: TcpStream, shutdown: watch::Receiver<bool>) {
+    match accept(tcp, &ServerOptions::default()).await {
+        Ok(Accepted::WebSocket(ws, _request)) => echo(ws, shutdown).await,
+        Ok(Accepted::Http(http)) => {
+            let (status, body) = match http.request.path.as_str() {
+                "/health" => (200, &b"ok\n"[..]),
+                _ => (
+                    404,
+                    &b"not found: the WebSocket endpoint is any path, /health is a health check\n"
+                        [..],
+                ),
+            };
+            let _ = http
+                .respond(status, "text/plain; charset=utf-8", body)
+                .await;
+        }
+        Err(e) => eprintln!("handshake failed: {e}"),
+    }
+}
+
+async fn echo(mut ws: WebSocketStream<TcpStream>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            message = ws.next() => match message {
+                // `feed` queues; the stream writes all queued echoes at once
+                // before it waits for more input.
+                Some(Ok(message)) if message.is_data() => {
+                    if ws.feed(message).await.is_err() {
+                        return;
+                    }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return,
+            },
+            _ = shutdown.changed() => {
+                if ws.start_close(CloseCode::GOING_AWAY, "server shutting down").is_ok() {
+                    let _ = ws.close().await;
+                }
+                return;
+            }
+        }
+    }
+}

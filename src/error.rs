@@ -1,0 +1,88 @@
+//! Errors of the drivers.
+
+use std::io;
+
+use ws13_codec::{ProtocolError, SendError};
+
+/// What can go wrong on an established connection.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The transport failed.
+    #[error("I/O error: {0}")]
+    Io(#[from] io::Error),
+    /// The peer broke the protocol (or a limit, or missed a heartbeat). The
+    /// close frame with the matching code has been sent.
+    #[error("connection failed: {0} (close code {code})", code = .0.close_code().0)]
+    Protocol(#[from] ProtocolError),
+    /// The message cannot be sent in the connection's current state.
+    #[error("cannot send: {0}")]
+    Send(#[from] SendError),
+    /// The connection is closed (after a completed close handshake, a failure,
+    /// or a close timeout); nothing more can be read or sent.
+    #[error("the WebSocket connection is closed")]
+    ConnectionClosed,
+    /// The transport ended without a close frame (1006 in browser terms): the
+    /// peer crashed, a proxy cut the tunnel, or the network went away.
+    #[error("the peer closed the transport without a close frame (abnormal closure, 1006)")]
+    AbnormalClosure,
+}
+
+/// A shorthand for results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why accepting a connection failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AcceptError {
+    /// The transport failed.
+    #[error("I/O error during the handshake: {0}")]
+    Io(#[from] io::Error),
+    /// The request was a broken WebSocket handshake; the error response (400,
+    /// 403, 426 or 431, with a body naming the fix) has been sent.
+    #[error("handshake refused with {status}: {error}", status = .error.status())]
+    Rejected {
+        /// What was wrong with the request.
+        error: ws13_handshake::RequestError,
+    },
+    /// The client did not send a complete request in time.
+    #[error("the client did not complete its handshake request within {0:?}")]
+    Timeout(std::time::Duration),
+    /// The client closed the connection before completing its request.
+    #[error("the client closed the connection before sending a complete request")]
+    Disconnected,
+}
+
+/// Why connecting failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// The URL is not a usable `ws://` or `wss://` URL.
+    #[error("invalid WebSocket URL {url:?}: {why}")]
+    InvalidUrl {
+        /// The URL given.
+        url: String,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// `wss://` needs a TLS transport, which this driver does not provide.
+    #[error(
+        "wss:// needs TLS: connect a TLS stream yourself and pass it to the driver's `client` function"
+    )]
+    TlsUnsupported,
+    /// The transport failed.
+    #[error("I/O error while connecting: {0}")]
+    Io(#[from] io::Error),
+    /// The request could not be built (a header that clashes or contains CR/LF).
+    #[error("cannot build the handshake request: {0}")]
+    Build(#[from] ws13_handshake::BuildError),
+    /// The server's response is not a valid WebSocket upgrade.
+    #[error("{0}")]
+    Handshake(#[from] ws13_handshake::ResponseError),
+    /// The server did not answer in time.
+    #[error("the server did not answer the handshake within {0:?}")]
+    Timeout(std::time::Duration),
+    /// The server closed the connection before answering.
+    #[error("the server closed the connection before answering the handshake")]
+    Disconnected,
+}

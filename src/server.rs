@@ -1,0 +1,213 @@
+//! The server side of the opening handshake as the drivers run it: settings,
+//! and a sans-I/O step that turns request bytes into "need more", "upgrade",
+//! "plain HTTP" or "reject". The rules themselves are `ws13-handshake`'s.
+
+use std::time::Duration;
+
+use ws13_codec::Config;
+use ws13_handshake::subprotocol::choose;
+use ws13_handshake::{
+    Incoming, OriginPolicy, RequestError, RequestReader, ServerConfig, Status,
+    SubprotocolPreference, SwitchingProtocols, response,
+};
+
+/// Settings for accepting WebSocket connections.
+///
+/// ```
+/// use ws13::ServerOptions;
+/// use ws13_handshake::OriginPolicy;
+///
+/// let options = ServerOptions::default()
+///     .origins(OriginPolicy::allow_list(["https://chat.example"]))
+///     .subprotocols(["chat.v2", "chat.v1"]);
+/// assert_eq!(options.subprotocols, ["chat.v2", "chat.v1"]);
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ServerOptions {
+    /// Handshake validation: head limits, `Connection` policy, `Origin` policy.
+    pub handshake: ServerConfig,
+    /// Protocol limits, heartbeat and close timeout for accepted connections.
+    pub protocol: Config,
+    /// Subprotocols this server speaks; the chosen one is echoed in the 101.
+    pub subprotocols: Vec<String>,
+    /// Whose order decides between several supported subprotocols.
+    pub subprotocol_preference: SubprotocolPreference,
+    /// How long a client may take to send its complete request head (a client
+    /// trickling bytes is cut off). Default 10 s.
+    pub handshake_timeout: Duration,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            handshake: ServerConfig::default(),
+            protocol: Config::default(),
+            subprotocols: Vec::new(),
+            subprotocol_preference: SubprotocolPreference::ClientOrder,
+            handshake_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl ServerOptions {
+    /// Sets the `Origin` policy (field failure 7: cross-site WebSocket hijacking).
+    pub fn origins(mut self, policy: OriginPolicy) -> Self {
+        self.handshake = self.handshake.with_origin_policy(policy);
+        self
+    }
+
+    /// Sets the supported subprotocols, most preferred first.
+    pub fn subprotocols<I, S>(mut self, protocols: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.subprotocols = protocols.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets the protocol configuration.
+    pub fn protocol(mut self, config: Config) -> Self {
+        self.protocol = config;
+        self
+    }
+}
+
+/// A plain HTTP request that arrived on the WebSocket port (a health check, a
+/// page), owned so the caller can answer it after the buffer is gone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRequest {
+    /// The method, e.g. `GET`.
+    pub method: String,
+    /// The request target, e.g. `/health`.
+    pub path: String,
+    /// The header lines, in order.
+    pub headers: Vec<(String, Vec<u8>)>,
+}
+
+impl HttpRequest {
+    /// The first header called `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_slice())
+    }
+}
+
+/// What the server learned from an accepted handshake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcceptedRequest {
+    /// The request target, e.g. `/ws?room=1`.
+    pub path: String,
+    /// The `Origin` header, if any (already checked against the policy).
+    pub origin: Option<String>,
+    /// The subprotocol chosen, if any.
+    pub protocol: Option<String>,
+    /// Every header line of the request (cookies, authorization, ...).
+    pub headers: Vec<(String, Vec<u8>)>,
+}
+
+/// The outcome of feeding request bytes to [`ServerHandshake::step`].
+#[derive(Debug)]
+pub(crate) enum ServerStep {
+    /// The head is incomplete: read more.
+    NeedMore,
+    /// Valid: write `response` (101); frames start at `head_len`.
+    Upgrade {
+        response: Vec<u8>,
+        head_len: usize,
+        request: AcceptedRequest,
+    },
+    /// Not a WebSocket request: the caller serves it.
+    PlainHttp { request: HttpRequest },
+    /// A broken WebSocket request: write `response` (400/403/426/431), close.
+    Reject {
+        response: Vec<u8>,
+        error: RequestError,
+    },
+}
+
+/// Incremental request reading and classification (sans I/O).
+#[derive(Debug)]
+pub(crate) struct ServerHandshake {
+    reader: RequestReader,
+}
+
+impl ServerHandshake {
+    pub(crate) fn new(options: &ServerOptions) -> Self {
+        ServerHandshake {
+            reader: RequestReader::new(options.handshake.limits()),
+        }
+    }
+
+    /// Examines everything received so far (from the request's first byte).
+    pub(crate) fn step(&mut self, buf: &[u8], options: &ServerOptions) -> ServerStep {
+        let request = match self.reader.read(buf) {
+            Ok(Status::Partial) => return ServerStep::NeedMore,
+            Ok(Status::Complete(request)) => request,
+            Err(head_error) => return reject(RequestError::Head(head_error)),
+        };
+        match request.classify(&options.handshake) {
+            Err(error) => reject(error),
+            Ok(Incoming::PlainHttp(http)) => ServerStep::PlainHttp {
+                request: HttpRequest {
+                    method: http.method().to_owned(),
+                    path: http.path().to_owned(),
+                    headers: own_headers(http.headers()),
+                },
+            },
+            Ok(Incoming::WebSocket(ws)) => {
+                let supported: Vec<&str> =
+                    options.subprotocols.iter().map(String::as_str).collect();
+                let protocol = choose(ws.protocols(), &supported, options.subprotocol_preference);
+                let mut response = SwitchingProtocols::new(&ws);
+                if let Some(protocol) = protocol {
+                    // A protocol the client offered is a valid token by construction.
+                    response = match response.protocol(protocol) {
+                        Ok(response) => response,
+                        Err(_) => SwitchingProtocols::new(&ws),
+                    };
+                }
+                ServerStep::Upgrade {
+                    response: response.to_bytes(),
+                    head_len: ws.head_len(),
+                    request: AcceptedRequest {
+                        path: ws.path().to_owned(),
+                        origin: ws.origin().map(str::to_owned),
+                        protocol: protocol.map(str::to_owned),
+                        headers: own_headers(ws.headers()),
+                    },
+                }
+            }
+        }
+    }
+}
+
+fn reject(error: RequestError) -> ServerStep {
+    ServerStep::Reject {
+        response: response::reject(&error),
+        error,
+    }
+}
+
+fn own_headers(headers: &[ws13_handshake::Header<'_>]) -> Vec<(String, Vec<u8>)> {
+    headers
+        .iter()
+        .map(|h| (h.name.to_owned(), h.value.to_vec()))
+        .collect()
+}
+
+/// A complete HTTP/1.1 response for a plain HTTP request, with
+/// `Content-Length` and `Connection: close`.
+pub(crate) fn http_response(status: u16, content_type: &str, body: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        response::reason_phrase(status),
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(body);
+    out
+}

@@ -1,0 +1,446 @@
+//! The async driver (feature `tokio`): WebSockets over any
+//! `AsyncRead + AsyncWrite` stream, as a [`Stream`] of messages and a [`Sink`]
+//! for them.
+//!
+//! Like the blocking driver it only moves bytes and keeps time: the protocol
+//! core decides everything. Output is coalesced: [`Sink::start_send`] (e.g.
+//! `SinkExt::feed`) only queues, and polling the stream writes everything
+//! queued in one vectored write before it waits for more input, so an echo
+//! loop answers all messages of one read with one syscall. Pongs and close
+//! replies go out the same way, promptly, without waiting for a user write.
+//! `SinkExt::send` flushes at once.
+//!
+//! ```no_run
+//! use futures_util::{SinkExt, StreamExt};
+//! use ws13::tokio::{Accepted, accept};
+//! use ws13::ServerOptions;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:9001").await?;
+//! loop {
+//!     let (tcp, _) = listener.accept().await?;
+//!     tokio::spawn(async move {
+//!         match accept(tcp, &ServerOptions::default()).await {
+//!             Ok(Accepted::WebSocket(mut ws, _request)) => {
+//!                 while let Some(Ok(message)) = ws.next().await {
+//!                     if message.is_data() && ws.feed(message).await.is_err() {
+//!                         break;
+//!                     }
+//!                 }
+//!             }
+//!             Ok(Accepted::Http(http)) => {
+//!                 let _ = http.respond(200, "text/plain", b"ok\n").await;
+//!             }
+//!             Err(e) => eprintln!("handshake failed: {e}"),
+//!         }
+//!     });
+//! }
+//! # }
+//! ```
+
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::{Duration, Instant};
+
+use futures_core::Stream;
+use futures_sink::Sink;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::Sleep;
+use tokio_util::io::poll_read_buf;
+use ws13_codec::role::NoMasking;
+use ws13_codec::{CloseCode, Connection, MaskKeySource, Role, State};
+
+use crate::client::{ClientHandshakeStep, ClientOptions, HandshakeResponse, WsUrl};
+use crate::error::{AcceptError, ConnectError, Error, Result};
+use crate::mask_keys::OsMaskKeys;
+use crate::message::Message;
+use crate::out_queue::MAX_SLICES;
+use crate::server::{
+    AcceptedRequest, HttpRequest, ServerHandshake, ServerOptions, ServerStep, http_response,
+};
+use crate::session::{Session, WRITE_HIGH_WATER};
+
+/// What arrived on a server socket.
+#[derive(Debug)]
+pub enum Accepted<S> {
+    /// A WebSocket connection, and what its request said.
+    WebSocket(WebSocketStream<S>, AcceptedRequest),
+    /// A plain HTTP request (health check, page): answer it.
+    Http(HttpConnection<S>),
+}
+
+/// A plain HTTP request on the WebSocket port, waiting for its answer.
+#[derive(Debug)]
+pub struct HttpConnection<S> {
+    stream: S,
+    /// The request.
+    pub request: HttpRequest,
+}
+
+impl<S: AsyncWrite + Unpin> HttpConnection<S> {
+    /// Answers with `status`, a body, and `Connection: close`, then closes.
+    pub async fn respond(mut self, status: u16, content_type: &str, body: &[u8]) -> io::Result<()> {
+        self.stream
+            .write_all(&http_response(status, content_type, body))
+            .await?;
+        self.stream.flush().await?;
+        self.stream.shutdown().await
+    }
+
+    /// The stream, to answer the request some other way.
+    pub fn into_stream(self) -> S {
+        self.stream
+    }
+}
+
+/// Reads a handshake request and answers it: 101 for a valid request,
+/// 400/403/426/431 with a body that names the problem for a broken one; a
+/// plain HTTP request is handed back to serve. Bounded by
+/// [`ServerOptions::handshake_timeout`] and the head size limits.
+pub async fn accept<S>(mut stream: S, options: &ServerOptions) -> Result<Accepted<S>, AcceptError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let timeout = options.handshake_timeout;
+    let read_head = async {
+        let mut handshake = ServerHandshake::new(options);
+        let mut buf = Vec::with_capacity(1024);
+        loop {
+            let step = handshake.step(&buf, options);
+            if !matches!(step, ServerStep::NeedMore) {
+                return Ok((step, buf));
+            }
+            if stream.read_buf(&mut buf).await? == 0 {
+                return Err(AcceptError::Disconnected);
+            }
+        }
+    };
+    let (step, buf) = tokio::time::timeout(timeout, read_head)
+        .await
+        .map_err(|_| AcceptError::Timeout(timeout))??;
+    match step {
+        ServerStep::NeedMore => unreachable!("the loop above returns complete steps only"),
+        ServerStep::Upgrade {
+            response,
+            head_len,
+            request,
+        } => {
+            stream.write_all(&response).await?;
+            stream.flush().await?;
+            let conn = Connection::server(options.protocol);
+            Ok(Accepted::WebSocket(
+                WebSocketStream::new(stream, conn, &buf[head_len..]),
+                request,
+            ))
+        }
+        ServerStep::PlainHttp { request } => Ok(Accepted::Http(HttpConnection { stream, request })),
+        ServerStep::Reject { response, error } => {
+            // Best effort: the client may already be gone.
+            let _ = stream.write_all(&response).await;
+            let _ = stream.shutdown().await;
+            Err(AcceptError::Rejected { error })
+        }
+    }
+}
+
+/// Connects to a `ws://` URL over TCP and performs the handshake.
+pub async fn connect(
+    url: &str,
+    options: &ClientOptions,
+) -> Result<(WebSocketStream<TcpStream, OsMaskKeys>, HandshakeResponse), ConnectError> {
+    let url = WsUrl::parse(url)?;
+    if url.secure {
+        return Err(ConnectError::TlsUnsupported);
+    }
+    let stream = TcpStream::connect((url.host.as_str(), url.port)).await?;
+    stream.set_nodelay(true)?;
+    client(stream, &url, options).await
+}
+
+/// Performs the client handshake for `url` over an established stream (TCP,
+/// TLS, ...), validating the response as strictly as WebKit does.
+pub async fn client<S>(
+    mut stream: S,
+    url: &WsUrl,
+    options: &ClientOptions,
+) -> Result<(WebSocketStream<S, OsMaskKeys>, HandshakeResponse), ConnectError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut handshake = ClientHandshakeStep::new(url, options)?;
+    let timeout = options.handshake_timeout;
+    let exchange = async {
+        stream.write_all(handshake.request_bytes()).await?;
+        stream.flush().await?;
+        let mut buf = Vec::with_capacity(1024);
+        loop {
+            if let Some((response, head_len)) = handshake.step(&buf)? {
+                return Ok((response, head_len, buf));
+            }
+            if stream.read_buf(&mut buf).await? == 0 {
+                return Err(ConnectError::Disconnected);
+            }
+        }
+    };
+    let (response, head_len, buf) = tokio::time::timeout(timeout, exchange)
+        .await
+        .map_err(|_| ConnectError::Timeout(timeout))??;
+    let conn = Connection::client(options.protocol, OsMaskKeys::new());
+    Ok((
+        WebSocketStream::new(stream, conn, &buf[head_len..]),
+        response,
+    ))
+}
+
+/// An established WebSocket connection over an async stream: a [`Stream`] of
+/// received [`Message`]s and a [`Sink`] for messages to send.
+///
+/// The stream yields pings, pongs and the peer's close as messages too (their
+/// answers are already handled), then ends. A protocol error is yielded once,
+/// after the close frame that reports it to the peer has been written.
+pub struct WebSocketStream<S, K = NoMasking> {
+    stream: S,
+    session: Session<K>,
+    timer: Pin<Box<Sleep>>,
+    /// The deadline the timer is set to.
+    timer_at: Option<Instant>,
+    /// A client waits this long for the server to close TCP after the close
+    /// handshake (RFC 6455 §7.1.1).
+    linger_until: Option<Instant>,
+    /// The stream has ended (or yielded its final error).
+    ended: bool,
+    transport_closed: bool,
+}
+
+impl<S, K> std::fmt::Debug for WebSocketStream<S, K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebSocketStream").finish_non_exhaustive()
+    }
+}
+
+impl<S, K> WebSocketStream<S, K>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    K: MaskKeySource + Unpin,
+{
+    /// Wraps a stream whose handshake is done; `leftover` holds bytes received
+    /// after the handshake head.
+    pub fn from_parts(stream: S, conn: Connection<K>, leftover: &[u8]) -> Self {
+        Self::new(stream, conn, leftover)
+    }
+
+    fn new(stream: S, conn: Connection<K>, leftover: &[u8]) -> Self {
+        WebSocketStream {
+            stream,
+            session: Session::new(conn, leftover),
+            timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
+            timer_at: None,
+            linger_until: None,
+            ended: false,
+            transport_closed: false,
+        }
+    }
+
+    /// The protocol state.
+    pub fn state(&self) -> State {
+        self.session.conn.state()
+    }
+
+    /// The underlying stream.
+    pub fn get_ref(&self) -> &S {
+        &self.stream
+    }
+
+    /// Starts the close handshake with `code` and `reason`; keep polling the
+    /// stream (or call `SinkExt::close`) to finish it.
+    pub fn start_close(&mut self, code: CloseCode, reason: &str) -> Result<()> {
+        self.session.close(code, reason)
+    }
+
+    /// Writes queued bytes until the queue is empty or the transport is busy.
+    fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while !self.session.out.is_empty() {
+            let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+            let count = self.session.out.io_slices(&mut slices);
+            let written =
+                ready!(Pin::new(&mut self.stream).poll_write_vectored(cx, &slices[..count]))?;
+            if written == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.session.out.advance(written);
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Fires the core's timer when its deadline has passed; `Ready` if it did.
+    fn poll_timer(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let deadline = self.session.deadline().or(self.linger_until);
+        let Some(deadline) = deadline else {
+            self.timer_at = None;
+            return Poll::Pending;
+        };
+        if self.timer_at != Some(deadline) {
+            self.timer.as_mut().reset(deadline.into());
+            self.timer_at = Some(deadline);
+        }
+        ready!(self.timer.as_mut().poll(cx));
+        self.timer_at = None;
+        self.session.handle_timeout();
+        Poll::Ready(())
+    }
+
+    /// After the core closed: write the last frames, let a client wait for
+    /// the server's TCP close, then shut the transport down.
+    fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.transport_closed {
+            return Poll::Ready(());
+        }
+        if ready!(self.poll_write_out(cx)).is_err() {
+            self.transport_closed = true;
+            return Poll::Ready(());
+        }
+        if self.session.conn.role() == Role::Client && !self.session.eof {
+            let linger = self
+                .session
+                .conn
+                .config()
+                .close_timeout
+                .min(Duration::from_secs(2));
+            let until = *self
+                .linger_until
+                .get_or_insert_with(|| Instant::now() + linger);
+            while Instant::now() < until {
+                // Whatever still arrives is dropped; end of file ends the wait.
+                let mut probe = [0u8; 512];
+                let mut buf = tokio::io::ReadBuf::new(&mut probe);
+                match Pin::new(&mut self.stream).poll_read(cx, &mut buf) {
+                    Poll::Ready(Ok(())) if !buf.filled().is_empty() => {}
+                    Poll::Ready(_) => break,
+                    Poll::Pending => {
+                        if self.poll_timer(cx).is_pending() {
+                            return Poll::Pending;
+                        }
+                    }
+                }
+            }
+        }
+        let _ = ready!(Pin::new(&mut self.stream).poll_shutdown(cx));
+        self.transport_closed = true;
+        Poll::Ready(())
+    }
+}
+
+impl<S, K> Stream for WebSocketStream<S, K>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    K: MaskKeySource + Unpin,
+{
+    type Item = Result<Message>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if this.ended {
+            ready!(this.poll_finish(cx));
+            return Poll::Ready(None);
+        }
+        loop {
+            match this.session.next_message() {
+                Ok(Some(message)) => {
+                    // Pongs and close replies go out now, not on the next write.
+                    let _ = this.poll_write_out(cx);
+                    return Poll::Ready(Some(Ok(message)));
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    ready!(this.poll_finish(cx));
+                    this.ended = true;
+                    return Poll::Ready(match error {
+                        Error::ConnectionClosed => None,
+                        error => Some(Err(error)),
+                    });
+                }
+            }
+            // Everything queued goes out before waiting for input.
+            if let Poll::Ready(Err(error)) = this.poll_write_out(cx) {
+                this.ended = true;
+                return Poll::Ready(Some(Err(error.into())));
+            }
+            if this.poll_timer(cx).is_ready() {
+                continue;
+            }
+            this.session.reserve_for_read();
+            match poll_read_buf(Pin::new(&mut this.stream), cx, &mut this.session.read_buf) {
+                Poll::Ready(Ok(0)) => {
+                    let error = this.session.eof_error();
+                    this.ended = true;
+                    this.transport_closed = true;
+                    return Poll::Ready(match error {
+                        Error::ConnectionClosed => None,
+                        error => Some(Err(error)),
+                    });
+                }
+                Poll::Ready(Ok(_)) => {}
+                Poll::Ready(Err(error)) => {
+                    this.ended = true;
+                    return Poll::Ready(Some(Err(error.into())));
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+impl<S, K> Sink<Message> for WebSocketStream<S, K>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    K: MaskKeySource + Unpin,
+{
+    type Error = Error;
+
+    /// Ready while less than 128 KiB is queued; beyond that it writes first,
+    /// so a slow reader on the other end cannot make us buffer without bound.
+    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let this = &mut *self;
+        while this.session.out.len() > WRITE_HIGH_WATER {
+            let before = this.session.out.len();
+            if let Poll::Ready(result) = this.poll_write_out(cx) {
+                result?;
+            } else if this.session.out.len() == before {
+                return Poll::Pending;
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn start_send(mut self: Pin<&mut Self>, message: Message) -> Result<()> {
+        self.session.send(message)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let this = &mut *self;
+        ready!(this.poll_write_out(cx))?;
+        ready!(Pin::new(&mut this.stream).poll_flush(cx))?;
+        Poll::Ready(Ok(()))
+    }
+
+    /// Performs the close handshake (1000 unless a close was already sent),
+    /// waiting for the peer's close at most the configured close timeout;
+    /// messages arriving meanwhile are dropped.
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        if self.session.conn.state() == State::Open {
+            self.session.close(CloseCode::NORMAL, "")?;
+        }
+        loop {
+            match ready!(self.as_mut().poll_next(cx)) {
+                Some(Ok(_)) => {}
+                Some(Err(Error::Protocol(_))) | None => break,
+                Some(Err(error)) => return Poll::Ready(Err(error)),
+            }
+        }
+        let this = &mut *self;
+        ready!(this.poll_finish(cx));
+        Poll::Ready(Ok(()))
+    }
+}
