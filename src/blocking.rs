@@ -85,6 +85,10 @@ impl Transport for std::os::unix::net::UnixStream {
 
 /// What arrived on a server socket.
 #[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "returned once per connection and moved into its handler; boxing would only add an allocation"
+)]
 pub enum Accepted<S: Transport> {
     /// A WebSocket connection, and what its request said.
     WebSocket(WebSocket<S>, AcceptedRequest),

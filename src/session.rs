@@ -211,6 +211,10 @@ impl<K: MaskKeySource> Session<K> {
 
     /// Makes room for the next read: at least what the current frame needs,
     /// capped so that a large frame grows the buffer in steps.
+    #[cfg_attr(
+        not(feature = "tokio"),
+        allow(dead_code, reason = "used by the tokio driver")
+    )]
     pub(crate) fn reserve_for_read(&mut self) {
         let needed = self
             .conn

@@ -64,6 +64,10 @@ use crate::session::{Session, WRITE_HIGH_WATER};
 
 /// What arrived on a server socket.
 #[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "returned once per connection and moved into its handler; boxing would only add an allocation"
+)]
 pub enum Accepted<S> {
     /// A WebSocket connection, and what its request said.
     WebSocket(WebSocketStream<S>, AcceptedRequest),

@@ -207,6 +207,14 @@ enum Step {
     NeedMore,
     /// Skip this many bytes (payload of a dropped frame).
     Discard(usize),
+    /// An incomplete frame that is delivered whole: its payload bytes from
+    /// [`Connection::front_prefix`] to `available` can be unmasked and
+    /// validated now (fail-fast), then more input is needed.
+    Prefix {
+        header_len: usize,
+        available: usize,
+        frame: FrameInProgress,
+    },
     /// A piece of payload (possibly a whole frame) is available.
     Payload {
         header_len: usize,
@@ -289,6 +297,10 @@ pub struct Connection<K = NoMasking> {
     incoming: Option<(MessageKind, u8)>,
     incoming_len: u64,
     utf8: Utf8Validator,
+    /// Payload bytes of the incomplete data frame at the front of the input
+    /// that are already unmasked in place and validated. The caller passes
+    /// unconsumed bytes back unchanged, so they must not be unmasked twice.
+    front_prefix: usize,
     // --- sending ---
     /// An outgoing fragmented message is unfinished.
     outgoing_fragmented: bool,
@@ -354,6 +366,7 @@ impl<K: MaskKeySource> Connection<K> {
             incoming: None,
             incoming_len: 0,
             utf8: Utf8Validator::new(),
+            front_prefix: 0,
             outgoing_fragmented: false,
             pending_pong: None,
             pending_close: None,
@@ -431,6 +444,23 @@ impl<K: MaskKeySource> Connection<K> {
                     });
                 }
                 Step::Discard(len) => consumed += len,
+                Step::Prefix {
+                    header_len,
+                    available,
+                    frame,
+                } => {
+                    let start = consumed + header_len;
+                    let done = core::mem::replace(&mut self.front_prefix, available);
+                    let fresh = start + done..start + available;
+                    if let Some(key) = frame.header.mask {
+                        apply_mask(&mut input[fresh.clone()], key, done);
+                    }
+                    self.accept_data(frame.header, done as u64, &input[fresh])?;
+                    return Ok(Received {
+                        consumed,
+                        event: None,
+                    });
+                }
                 Step::Payload {
                     header_len,
                     piece_len,
@@ -439,12 +469,14 @@ impl<K: MaskKeySource> Connection<K> {
                     let start = consumed + header_len;
                     let payload = start..start + piece_len;
                     consumed = payload.end;
+                    let done = core::mem::take(&mut self.front_prefix);
                     if let Some(key) = frame.header.mask {
                         // Only the offset modulo 4 matters, so truncating it
                         // on 32-bit targets is harmless.
-                        apply_mask(&mut input[payload.clone()], key, frame.delivered as usize);
+                        let offset = (frame.delivered as usize).wrapping_add(done);
+                        apply_mask(&mut input[payload.start + done..payload.end], key, offset);
                     }
-                    match self.process_payload(frame, piece_len, &input[payload.clone()])? {
+                    match self.process_payload(frame, piece_len, done, &input[payload.clone()])? {
                         Outcome::Nothing => {}
                         outcome => break (outcome, payload),
                     }
@@ -550,12 +582,30 @@ impl<K: MaskKeySource> Connection<K> {
                 frame,
             });
         }
-        self.check_data_frame(&header)?;
+        if self.front_prefix == 0 {
+            // With a prefix processed, this header was checked and accepted.
+            self.check_data_frame(&header)?;
+        }
         let discard = self.close_sent;
         let whole = available >= header.payload_len;
         let in_pieces = discard || header.payload_len > self.config.partial_frames_above;
-        if !whole && (!in_pieces || available == 0) {
+        if !whole && in_pieces && available == 0 {
             return Ok(Step::NeedMore);
+        }
+        if !whole && !in_pieces {
+            if available as usize == self.front_prefix {
+                return Ok(Step::NeedMore);
+            }
+            let frame = FrameInProgress {
+                header,
+                delivered: 0,
+                discard,
+            };
+            return Ok(Step::Prefix {
+                header_len,
+                available: available as usize,
+                frame,
+            });
         }
         let piece_len = piece_len(header.payload_len, buf.len() - header_len);
         let frame = FrameInProgress {
@@ -623,10 +673,14 @@ impl<K: MaskKeySource> Connection<K> {
     }
 
     /// Applies the state-machine rules to an unmasked payload piece.
+    ///
+    /// The first `done` bytes of a data payload were already taken in by
+    /// [`Connection::accept_data`] while the frame was incomplete.
     fn process_payload(
         &mut self,
         frame: FrameInProgress,
         piece_len: usize,
+        done: usize,
         payload: &[u8],
     ) -> Result<Outcome, ProtocolError> {
         let header = frame.header;
@@ -666,20 +720,8 @@ impl<K: MaskKeySource> Connection<K> {
             }
             OpCode::Text | OpCode::Binary | OpCode::Continuation => {
                 let message_start = header.opcode != OpCode::Continuation && frame.delivered == 0;
-                if message_start {
-                    let kind = if header.opcode == OpCode::Text {
-                        MessageKind::Text
-                    } else {
-                        MessageKind::Binary
-                    };
-                    self.incoming = Some((kind, header.rsv));
-                    self.incoming_len = 0;
-                    self.utf8.reset();
-                }
-                let Some((kind, rsv)) = self.incoming else {
-                    // check_data_frame refused continuations without a message.
-                    return Err(self.fail(ProtocolError::UnexpectedContinuation));
-                };
+                let (kind, rsv) =
+                    self.accept_data(header, frame.delivered + done as u64, &payload[done..])?;
                 if frame.delivered == 0 && piece_len as u64 != header.payload_len {
                     self.frame = Some(frame);
                 }
@@ -687,14 +729,10 @@ impl<K: MaskKeySource> Connection<K> {
                 let frame_end = frame.delivered + piece_len as u64 == header.payload_len;
                 let message_end = header.fin && frame_end;
                 self.incoming_len += piece_len as u64;
-                if kind == MessageKind::Text && rsv == 0 {
-                    let valid = self.utf8.feed(payload).is_ok()
-                        && (!message_end || self.utf8.finish().is_ok());
-                    if !valid {
+                if message_end {
+                    if kind == MessageKind::Text && rsv == 0 && self.utf8.finish().is_err() {
                         return Err(self.fail(ProtocolError::InvalidUtf8));
                     }
-                }
-                if message_end {
                     self.incoming = None;
                     self.incoming_len = 0;
                 }
@@ -711,6 +749,36 @@ impl<K: MaskKeySource> Connection<K> {
         }
     }
 
+    /// Takes in unmasked data payload bytes starting at payload byte `offset`
+    /// of the frame: opens the message on its first byte and validates text
+    /// as it arrives, so invalid UTF-8 fails the connection at once, even in
+    /// a frame that is not complete yet.
+    fn accept_data(
+        &mut self,
+        header: FrameHeader,
+        offset: u64,
+        bytes: &[u8],
+    ) -> Result<(MessageKind, u8), ProtocolError> {
+        if header.opcode != OpCode::Continuation && offset == 0 {
+            let kind = if header.opcode == OpCode::Text {
+                MessageKind::Text
+            } else {
+                MessageKind::Binary
+            };
+            self.incoming = Some((kind, header.rsv));
+            self.incoming_len = 0;
+            self.utf8.reset();
+        }
+        let Some((kind, rsv)) = self.incoming else {
+            // check_data_frame refused continuations without a message.
+            return Err(self.fail(ProtocolError::UnexpectedContinuation));
+        };
+        if kind == MessageKind::Text && rsv == 0 && self.utf8.feed(bytes).is_err() {
+            return Err(self.fail(ProtocolError::InvalidUtf8));
+        }
+        Ok((kind, rsv))
+    }
+
     /// Fails the connection (§7.1.7): records the error and queues a close frame
     /// carrying its code and, as the reason, its description.
     fn fail(&mut self, error: ProtocolError) -> ProtocolError {
@@ -719,6 +787,7 @@ impl<K: MaskKeySource> Connection<K> {
             self.pending_pong = None;
             self.frame = None;
             self.incoming = None;
+            self.front_prefix = 0;
             if !self.close_sent {
                 self.close_sent = true;
                 let mut reason = ReasonWriter {

@@ -286,3 +286,43 @@ fn failure_reason_names_the_violation() {
     let reason = String::from_utf8_lossy(&out.transmitted[4..]).to_string();
     assert!(reason.contains("opcode"), "{reason}");
 }
+
+#[test]
+fn invalid_utf8_fails_before_the_rest_of_its_frame_arrives() {
+    // Autobahn 6.4.3: one text frame, sent in three chops; the second chop
+    // holds F4 90 80 80 (beyond U+10FFFF). The connection must fail as soon as
+    // that chop arrives, not when the frame is complete.
+    let payload = b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xf4\x90\x80\x80edited";
+    let wire = client_frame(0x81, payload);
+    let header_len = wire.len() - payload.len();
+    let mut server = Connection::server(Config::default());
+    let mut buffer = wire[..header_len + 11].to_vec();
+    let received = server.receive(&mut buffer).unwrap();
+    assert_eq!((received.consumed, received.event), (0, None));
+    // The second chop: the unconsumed bytes come back unchanged, plus more.
+    buffer.extend_from_slice(&wire[header_len + 11..header_len + 15]);
+    assert_eq!(
+        server.receive(&mut buffer).unwrap_err(),
+        ws13_codec::ProtocolError::InvalidUtf8
+    );
+}
+
+#[test]
+fn text_frame_validated_in_pieces_is_delivered_whole_and_intact() {
+    let text = "κόσμε 中文 😀".repeat(50);
+    let wire = client_frame(0x81, text.as_bytes());
+    for step in [1, 2, 3, 7, 100] {
+        let mut server = Connection::server(Config::default());
+        let out = common::feed(&mut server, &wire, || step, usize::MAX);
+        assert_eq!(
+            out.seen,
+            vec![Seen::Data {
+                kind: ws13_codec::MessageKind::Text,
+                payload: text.as_bytes().to_vec(),
+                start: true,
+                end: true
+            }],
+            "step {step}"
+        );
+    }
+}

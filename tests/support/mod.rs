@@ -1,0 +1,94 @@
+//! Starting example servers for integration tests: build once, run on an
+//! ephemeral loopback port, kill on drop. Every wait is bounded.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// A running example server; killed when dropped (even when a test panics).
+pub struct ExampleServer {
+    child: Child,
+    pub addr: SocketAddr,
+}
+
+impl Drop for ExampleServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
+}
+
+/// Builds (if needed) and starts `examples/NAME.rs` with `--addr 127.0.0.1:0`
+/// and extra arguments; waits for the line that announces `ws://ADDR`.
+pub fn start_example(name: &str, args: &[&str]) -> ExampleServer {
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--features", "tokio", "--example", name])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("run cargo build");
+    assert!(status.success(), "building example {name} failed");
+    let binary = target_dir().join("debug").join("examples").join(name);
+    let mut child = Command::new(&binary)
+        .args(["--addr", "127.0.0.1:0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {}: {e}", binary.display()));
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (found, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(at) = line.find("ws://").or_else(|| line.find("http://")) {
+                let rest = &line[at..];
+                let addr = rest
+                    .split("://")
+                    .nth(1)
+                    .unwrap_or("")
+                    .split(['/', ' '])
+                    .next()
+                    .unwrap_or("");
+                let _ = found.send(addr.to_owned());
+            }
+        }
+    });
+    let addr = lines
+        .recv_timeout(Duration::from_secs(30))
+        .unwrap_or_else(|_| {
+            let _ = child.kill();
+            panic!("example {name} did not announce its address within 30 s")
+        });
+    let addr = addr
+        .parse()
+        .unwrap_or_else(|e| panic!("bad address {addr:?} from {name}: {e}"));
+    ExampleServer { child, addr }
+}
+
+/// Sends raw bytes and returns everything the server answers until it closes
+/// (bounded by a 5 s read timeout).
+pub fn raw_exchange(addr: SocketAddr, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    stream.write_all(request).unwrap();
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+/// A request as nginx forwards it without `proxy_http_version 1.1` and the
+/// `Upgrade`/`Connection` settings (field failure 3).
+pub const NGINX_STRIPPED_REQUEST: &[u8] =
+    b"GET /ws HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
