@@ -37,3 +37,8 @@ pub use mask_keys::OsMaskKeys;
 pub use message::{CloseReason, Message, Utf8Bytes};
 pub use server::{AcceptedRequest, HttpRequest, ServerOptions};
 pub use ws13_codec::{CloseCode, Config};
+
+/// The README's code examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
