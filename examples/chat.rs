@@ -1,0 +1,368 @@
+//! A broadcast chat room on the tokio driver: one task per connection, one
+//! `tokio::sync::broadcast` channel for the room.
+//!
+//! ```text
+//! cargo run --features tokio --example chat -- --addr 127.0.0.1:9001 \
+//!     [--allow-origin https://chat.example]...
+//! ```
+//!
+//! One port serves everything:
+//!
+//! | request | answer |
+//! |---|---|
+//! | `GET /` | the chat page (`examples/chat.html`) |
+//! | `GET /health` | `ok` |
+//! | WebSocket `/ws?name=NAME` | the chat room |
+//! | WebSocket to another path | closed with 1008 and a reason naming `/ws` (\*) |
+//! | anything else | 404 (405 for methods other than `GET`) |
+//!
+//! (\*) Not 404: the driver's `accept` answers a valid handshake with 101
+//! before the application sees the path, so a wrong path can only be closed.
+//!
+//! The room's protocol is plain text. Every text message a client sends is
+//! broadcast to everyone, sender included, as one line `NAME: TEXT`; room
+//! events are lines starting with `* ` (`* alice joined (2 online)`). Binary
+//! messages are refused with 1003.
+//!
+//! What keeps the room healthy is configuration, not code here: the protocol
+//! core sends heartbeat pings and fails dead peers with 1011, refuses
+//! messages over 64 KiB with 1009, and the handshake refuses foreign `Origin`s
+//! with 403. A client too slow to keep up skips messages (see [`ROOM_BACKLOG`])
+//! instead of stalling the room. Ctrl-C closes every connection with 1001.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{broadcast, watch};
+use ws13::codec::config::Heartbeat;
+use ws13::handshake::OriginPolicy;
+use ws13::tokio::{Accepted, HttpConnection, WebSocketStream, accept};
+use ws13::{CloseCode, Config, Message, ServerOptions, Utf8Bytes};
+
+/// The chat page, served at `/`.
+const PAGE: &str = include_str!("chat.html");
+
+/// The largest message a client may send; a longer one fails its connection
+/// with 1009, so one client cannot make the server buffer without bound.
+const MAX_MESSAGE_BYTES: u64 = 64 * 1024;
+
+/// How many room lines a connection may fall behind. A client that cannot
+/// keep up (a slow link, a stalled tab) skips the lines it missed and is told
+/// how many with a `* you missed N messages` line; the room never waits for it.
+const ROOM_BACKLOG: usize = 256;
+
+/// Names are cut to this many characters.
+const MAX_NAME_CHARS: usize = 24;
+
+/// After Ctrl-C, how long connections get to finish their close handshakes
+/// before the process exits anyway.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// The chat room: every connection sends into it and subscribes to it.
+#[derive(Clone)]
+struct Room {
+    lines: broadcast::Sender<Utf8Bytes>,
+}
+
+impl Room {
+    /// Broadcasts one line to every member (nobody listening is fine).
+    fn say(&self, line: String) {
+        let _ = self.lines.send(Utf8Bytes::from(line));
+    }
+
+    /// How many connections are in the room.
+    fn online(&self) -> usize {
+        self.lines.receiver_count()
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let listener = TcpListener::bind(common::listen_addr()).await?;
+    let addr = listener.local_addr()?;
+    let options = Arc::new(server_options(addr, repeated_flag("allow-origin")));
+    let page_url = format!("http://{}/", browsable(addr));
+    println!("chat: open {page_url} in two browser tabs (WebSocket at ws://{addr}/ws)");
+    if let Some(origins) = options.handshake.origin_policy().allowed_origins() {
+        println!("allowed origins: {}", origins.join(", "));
+    }
+
+    let room = Room {
+        lines: broadcast::channel(ROOM_BACKLOG).0,
+    };
+    let (shutdown, shutdown_signal) = watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, peer)) => {
+                    let _ = tcp.set_nodelay(true);
+                    let (options, room) = (Arc::clone(&options), room.clone());
+                    tasks.spawn(serve(tcp, peer, options, room, shutdown_signal.clone()));
+                }
+                // Out of file descriptors and the like: report, back off, go on.
+                Err(e) => {
+                    eprintln!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            // Finished connections are reaped as we go.
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            _ = &mut ctrl_c => break,
+        }
+    }
+
+    println!(
+        "shutting down: closing {} connection(s) with 1001",
+        tasks.len()
+    );
+    let _ = shutdown.send(true);
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while tasks.join_next().await.is_some() {}
+    });
+    if drained.await.is_err() {
+        eprintln!(
+            "{} connection(s) did not finish closing within {SHUTDOWN_GRACE:?}; dropping them",
+            tasks.len()
+        );
+    }
+    Ok(())
+}
+
+/// The handshake and protocol settings of the room.
+fn server_options(addr: SocketAddr, extra_origins: Vec<String>) -> ServerOptions {
+    let mut protocol = Config::default();
+    // The core pings every 15 s and fails a peer whose pong has not come back
+    // within 10 s with 1011, so a vanished client leaves the room within 25 s.
+    // 15 s is well under nginx's default proxy_read_timeout of 60 s: an idle
+    // tab behind a proxy keeps its tunnel.
+    protocol.heartbeat = Some(Heartbeat {
+        interval: Duration::from_secs(15),
+        timeout: Duration::from_secs(10),
+    });
+    protocol.max_message_size = MAX_MESSAGE_BYTES;
+    protocol.max_frame_size = MAX_MESSAGE_BYTES;
+
+    // Browsers attach cookies to WebSocket handshakes from any site, so only
+    // pages served by this server (and origins named with --allow-origin, e.g.
+    // the https:// origin of a TLS proxy in front of it) may connect. Clients
+    // that send no Origin (command-line tools) are let in.
+    let port = addr.port();
+    let mut origins = vec![
+        format!("http://127.0.0.1:{port}"),
+        format!("http://localhost:{port}"),
+        format!("http://[::1]:{port}"),
+    ];
+    if !addr.ip().is_unspecified() && !addr.ip().is_loopback() {
+        origins.push(format!("http://{addr}"));
+    }
+    origins.extend(extra_origins);
+
+    ServerOptions::default()
+        .protocol(protocol)
+        .origins(OriginPolicy::allow_list(origins))
+}
+
+/// One connection: a plain HTTP request or a chat member.
+async fn serve(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    options: Arc<ServerOptions>,
+    room: Room,
+    shutdown: watch::Receiver<bool>,
+) {
+    match accept(tcp, &options).await {
+        Ok(Accepted::Http(http)) => serve_http(http).await,
+        Ok(Accepted::WebSocket(mut ws, request)) => {
+            let (path, query) = request.path.split_once('?').unwrap_or((&request.path, ""));
+            if path != "/ws" {
+                let reason = "no chat room here: connect to /ws";
+                close(&mut ws, CloseCode::POLICY_VIOLATION, reason).await;
+                return;
+            }
+            let name = member_name(query);
+            eprintln!("{peer}: {name} joined");
+            chat(ws, &name, room, shutdown).await;
+            eprintln!("{peer}: {name} left");
+        }
+        // Refused handshakes (403 for a foreign Origin, 400 for a request a
+        // proxy mangled, ...) have been answered already; just log them.
+        Err(e) => eprintln!("{peer}: {e}"),
+    }
+}
+
+/// Answers a plain HTTP request on the chat port.
+async fn serve_http(http: HttpConnection<TcpStream>) {
+    const TEXT: &str = "text/plain; charset=utf-8";
+    const NOT_UPGRADED: &[u8] = b"/ws is the WebSocket endpoint: connect with a WebSocket client. \
+        Behind a proxy, forward the Upgrade and Connection headers.\n";
+    const NOT_FOUND: &[u8] =
+        b"not found: the chat page is /, the WebSocket /ws, the health check /health\n";
+    let path = http.request.path.split('?').next().unwrap_or("");
+    let (status, content_type, body) = match (http.request.method.as_str(), path) {
+        ("GET", "/") => (200, "text/html; charset=utf-8", PAGE.as_bytes()),
+        ("GET", "/health") => (200, TEXT, &b"ok\n"[..]),
+        ("GET", "/ws") => (400, TEXT, NOT_UPGRADED),
+        ("GET", _) => (404, TEXT, NOT_FOUND),
+        _ => (405, TEXT, &b"only GET is served here\n"[..]),
+    };
+    let _ = http.respond(status, content_type, body).await;
+}
+
+/// A member's life in the room: relays its messages into the room and the
+/// room's lines to it, until it leaves, fails, or the server shuts down.
+async fn chat(
+    mut ws: WebSocketStream<TcpStream>,
+    name: &str,
+    room: Room,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    // Subscribe first, so the member sees its own join line.
+    let mut inbox = room.lines.subscribe();
+    room.say(format!("* {name} joined ({} online)", room.online()));
+    loop {
+        tokio::select! {
+            // Polling the stream also writes queued lines, answers pings and
+            // runs the heartbeat: it must stay in this loop.
+            incoming = ws.next() => match incoming {
+                Some(Ok(Message::Text(text))) => {
+                    room.say(format!("{name}: {}", one_line(text.as_str())));
+                }
+                Some(Ok(Message::Binary(_))) => {
+                    let reason = "this chat takes text messages only";
+                    close(&mut ws, CloseCode::UNSUPPORTED_DATA, reason).await;
+                    break;
+                }
+                // Pings, pongs and the peer's close are answered by the core.
+                Some(Ok(_)) => {}
+                // A protocol failure (oversized message 1009, missed
+                // heartbeat 1011, ...): the close frame has been sent.
+                Some(Err(e)) => {
+                    eprintln!("{name}: {e}");
+                    break;
+                }
+                None => break,
+            },
+            line = inbox.recv() => {
+                let line = match line {
+                    Ok(line) => line,
+                    Err(broadcast::error::RecvError::Lagged(missed)) => Utf8Bytes::from(format!(
+                        "* you missed {missed} messages: your connection is too slow for this room"
+                    )),
+                    Err(broadcast::error::RecvError::Closed) => break,
+                };
+                // `feed` only queues; the `ws.next()` above writes it.
+                if ws.feed(Message::Text(line)).await.is_err() {
+                    break;
+                }
+            }
+            _ = shutdown.changed() => {
+                close(&mut ws, CloseCode::GOING_AWAY, "server shutting down").await;
+                break;
+            }
+        }
+    }
+    // Unsubscribe first, so the count no longer includes this member.
+    drop(inbox);
+    room.say(format!("* {name} left ({} online)", room.online()));
+}
+
+/// Starts the close handshake and waits for it to finish (the core's close
+/// timeout bounds the wait for the peer's close frame).
+async fn close(ws: &mut WebSocketStream<TcpStream>, code: CloseCode, reason: &str) {
+    if ws.start_close(code, reason).is_ok() {
+        let _ = ws.close().await;
+    }
+}
+
+/// The member's name from the `name=` query parameter: percent-decoded, cut
+/// to letters, digits, spaces and `-_.`, at most [`MAX_NAME_CHARS`]; a
+/// numbered guest name when nothing is left.
+fn member_name(query: &str) -> String {
+    static GUESTS: AtomicU64 = AtomicU64::new(1);
+    let wanted = query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("name="))
+        .map(percent_decode)
+        .unwrap_or_default();
+    let name: String = wanted
+        .chars()
+        .filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.'))
+        .take(MAX_NAME_CHARS)
+        .collect();
+    match name.trim() {
+        "" => format!("guest-{}", GUESTS.fetch_add(1, Ordering::Relaxed)),
+        name => name.to_owned(),
+    }
+}
+
+/// Decodes `%XX` escapes and `+` (a form-encoded space); invalid escapes and
+/// invalid UTF-8 are kept or replaced rather than refused.
+fn percent_decode(text: &str) -> String {
+    let mut bytes = Vec::with_capacity(text.len());
+    let mut rest = text.as_bytes();
+    while let Some((&byte, tail)) = rest.split_first() {
+        let escaped = tail
+            .get(..2)
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match (byte, escaped) {
+            (b'%', Some(decoded)) => {
+                bytes.push(decoded);
+                rest = &tail[2..];
+            }
+            (b'+', _) => {
+                bytes.push(b' ');
+                rest = tail;
+            }
+            _ => {
+                bytes.push(byte);
+                rest = tail;
+            }
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// The text as one line: control characters (line breaks included) become
+/// spaces, so a member cannot fake a `* ` room line or another speaker.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// An address a browser can open: a wildcard address becomes loopback.
+fn browsable(addr: SocketAddr) -> SocketAddr {
+    let mut addr = addr;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    addr
+}
+
+/// Every value of a repeatable `--NAME VALUE` / `--NAME=VALUE` flag.
+fn repeated_flag(name: &str) -> Vec<String> {
+    let long = format!("--{name}");
+    let mut values = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == long {
+            values.extend(args.next());
+        } else if let Some(value) = arg.strip_prefix(&format!("{long}=")) {
+            values.push(value.to_owned());
+        }
+    }
+    values
+}
