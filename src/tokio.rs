@@ -68,7 +68,7 @@ use crate::session::{Session, WRITE_HIGH_WATER};
     clippy::large_enum_variant,
     reason = "returned once per connection and moved into its handler; boxing would only add an allocation"
 )]
-pub enum Accepted<S> {
+pub enum Accepted<S: AsyncRead + AsyncWrite + Unpin> {
     /// A WebSocket connection, and what its request said.
     WebSocket(WebSocketStream<S>, AcceptedRequest),
     /// A plain HTTP request (health check, page): answer it.
@@ -204,7 +204,8 @@ where
 /// The stream yields pings, pongs and the peer's close as messages too (their
 /// answers are already handled), then ends. A protocol error is yielded once,
 /// after the close frame that reports it to the peer has been written.
-pub struct WebSocketStream<S, K = NoMasking> {
+pub struct WebSocketStream<S: AsyncRead + AsyncWrite + Unpin, K: MaskKeySource + Unpin = NoMasking>
+{
     stream: S,
     session: Session<K>,
     timer: Pin<Box<Sleep>>,
@@ -218,7 +219,9 @@ pub struct WebSocketStream<S, K = NoMasking> {
     transport_closed: bool,
 }
 
-impl<S, K> std::fmt::Debug for WebSocketStream<S, K> {
+impl<S: AsyncRead + AsyncWrite + Unpin, K: MaskKeySource + Unpin> std::fmt::Debug
+    for WebSocketStream<S, K>
+{
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WebSocketStream").finish_non_exhaustive()
     }
@@ -333,6 +336,22 @@ where
         let _ = ready!(Pin::new(&mut self.stream).poll_shutdown(cx));
         self.transport_closed = true;
         Poll::Ready(())
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin, K: MaskKeySource + Unpin> Drop for WebSocketStream<S, K> {
+    /// An async value cannot wait in `drop`: dropping an open connection
+    /// queues a close (1000) and makes one attempt to write it, so the peer
+    /// learns the connection ended instead of seeing TCP vanish. Use
+    /// `SinkExt::close` for the full close handshake with its bounded wait.
+    fn drop(&mut self) {
+        if self.transport_closed || self.session.conn.state() != State::Open {
+            return;
+        }
+        if self.session.close(CloseCode::NORMAL, "").is_ok() {
+            let mut cx = Context::from_waker(std::task::Waker::noop());
+            let _ = self.poll_write_out(&mut cx);
+        }
     }
 }
 
