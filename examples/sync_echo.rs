@@ -78,14 +78,7 @@ fn serve(stream: TcpStream) {
     match accept(stream, &ServerOptions::default()) {
         Ok(Accepted::WebSocket(ws, _request)) => echo(ws),
         Ok(Accepted::Http(http)) => {
-            let (status, body) = match http.request.path.as_str() {
-                "/health" => (200, &b"ok\n"[..]),
-                _ => (
-                    404,
-                    &b"not found: the WebSocket endpoint is any path, /health is a health check\n"
-                        [..],
-                ),
-            };
+            let (status, body) = common::echo_server_http_answer(&http.request.path);
             let _ = http.respond(status, "text/plain; charset=utf-8", body);
         }
         Err(e) => eprintln!("handshake failed: {e}"),

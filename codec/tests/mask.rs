@@ -1,6 +1,9 @@
 //! Masking (RFC 6455 §5.3): every fast path agrees with the byte-wise
 //! reference loop.
 
+mod common;
+
+use common::Rng;
 use ws13_codec::mask::{AVX2_MIN_LEN, apply_mask, apply_mask_bytewise, apply_mask_portable};
 
 /// A masking function under test.
@@ -23,31 +26,9 @@ const GUARD: usize = 64;
 #[repr(C, align(64))]
 struct Aligned([u8; GUARD + MAX_ALIGN + MAX_LEN + GUARD]);
 
-/// A tiny deterministic xorshift generator.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn fill(&mut self, buf: &mut [u8]) {
-        for b in buf {
-            *b = self.next() as u8;
-        }
-    }
-}
-
 #[test]
 fn agrees_with_bytewise_for_every_length_alignment_and_offset() {
-    let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut input = [0u8; MAX_LEN];
     rng.fill(&mut input);
     let mut guard_bytes = [0u8; GUARD + MAX_ALIGN + MAX_LEN + GUARD];
@@ -84,7 +65,7 @@ fn agrees_with_bytewise_for_every_length_alignment_and_offset() {
 
 #[test]
 fn offset_only_matters_modulo_4() {
-    let mut rng = XorShift(7);
+    let mut rng = Rng(7);
     let mut input = [0u8; 1000];
     rng.fill(&mut input);
     for offset in [4, 5, 1001, usize::MAX - 2, usize::MAX - 1, usize::MAX] {
@@ -100,7 +81,7 @@ fn offset_only_matters_modulo_4() {
 
 #[test]
 fn masking_in_pieces_equals_masking_whole() {
-    let mut rng = XorShift(0xDEAD_BEEF);
+    let mut rng = Rng(0xDEAD_BEEF);
     for round in 0..300 {
         let len = if round % 3 == 0 {
             rng.below(64)
@@ -134,7 +115,7 @@ fn masking_in_pieces_equals_masking_whole() {
 
 #[test]
 fn masking_twice_restores_the_input() {
-    let mut rng = XorShift(42);
+    let mut rng = Rng(42);
     for len in [0, 1, 3, 7, 8, 63, 64, 255, 256, 1000, 4096, 65_536 + 13] {
         let mut input = vec![0u8; len];
         rng.fill(&mut input);
@@ -171,7 +152,7 @@ fn rfc6455_masked_hello_example() {
 
 #[test]
 fn large_payloads_agree_with_bytewise() {
-    let mut rng = XorShift(3);
+    let mut rng = Rng(3);
     let mut input = vec![0u8; (1 << 20) + 77];
     rng.fill(&mut input);
     for offset in 0..4 {

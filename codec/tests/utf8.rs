@@ -2,6 +2,9 @@
 //! whole stream, however it is split, and failing at the first byte that no
 //! continuation can make valid.
 
+mod common;
+
+use common::Rng;
 use std::collections::HashMap;
 use ws13_codec::utf8::{InvalidUtf8, Utf8Validator};
 
@@ -396,25 +399,9 @@ fn every_two_byte_prefix_fails_fast_exactly_when_hopeless() {
     }
 }
 
-/// A tiny deterministic xorshift generator.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 /// Mostly valid text with occasional damage: random bytes, truncated and
 /// overlong sequences, surrogates.
-fn random_input(rng: &mut XorShift, max_len: usize, damage_per_mille: usize) -> Vec<u8> {
+fn random_input(rng: &mut Rng, max_len: usize, damage_per_mille: usize) -> Vec<u8> {
     let len = rng.below(max_len + 1);
     let mut x = Vec::with_capacity(len + 4);
     while x.len() < len {
@@ -442,7 +429,7 @@ fn random_input(rng: &mut XorShift, max_len: usize, damage_per_mille: usize) -> 
 
 #[test]
 fn random_inputs_split_at_random_points() {
-    let mut rng = XorShift(0x1234_5678_9ABC_DEF1);
+    let mut rng = Rng(0x1234_5678_9ABC_DEF1);
     let mut memo = HashMap::new();
     let (mut valid, mut invalid) = (0, 0);
     for round in 0..3000 {

@@ -26,3 +26,15 @@ pub fn listen_addr() -> SocketAddr {
         std::process::exit(2);
     })
 }
+
+/// The plain HTTP answer of the echo servers: `/health` is a health check,
+/// anything else is not found (every path is a WebSocket endpoint).
+pub fn echo_server_http_answer(path: &str) -> (u16, &'static [u8]) {
+    match path {
+        "/health" => (200, b"ok\n"),
+        _ => (
+            404,
+            b"not found: the WebSocket endpoint is any path, /health is a health check\n",
+        ),
+    }
+}

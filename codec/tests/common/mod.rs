@@ -28,6 +28,11 @@ impl Rng {
     pub fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
+    pub fn fill(&mut self, bytes: &mut [u8]) {
+        for byte in bytes {
+            *byte = self.next() as u8;
+        }
+    }
     pub fn chance(&mut self, percent: u64) -> bool {
         self.next() % 100 < percent
     }
