@@ -36,6 +36,7 @@ pub use error::{AcceptError, ConnectError, Error, Result};
 pub use mask_keys::OsMaskKeys;
 pub use message::{CloseReason, Message, Utf8Bytes};
 pub use server::{AcceptedRequest, HttpRequest, ServerOptions};
+pub use ws13_codec::config::Heartbeat;
 pub use ws13_codec::{CloseCode, Config};
 
 /// The README's code examples, compiled and run as doctests.

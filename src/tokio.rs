@@ -211,9 +211,10 @@ pub struct WebSocketStream<S: AsyncRead + AsyncWrite + Unpin, K: MaskKeySource +
     timer: Pin<Box<Sleep>>,
     /// The deadline the timer is set to.
     timer_at: Option<Instant>,
-    /// A client waits this long for the server to close TCP after the close
-    /// handshake (RFC 6455 §7.1.1).
-    linger_until: Option<Instant>,
+    /// Finishing (writing the last frames, then, for a client, waiting for
+    /// the server to close TCP as RFC 6455 §7.1.1 asks) ends by this time,
+    /// whatever the peer does.
+    finish_until: Option<Instant>,
     /// The stream has ended (or yielded its final error).
     ended: bool,
     transport_closed: bool,
@@ -244,7 +245,7 @@ where
             session: Session::new(conn, leftover),
             timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
             timer_at: None,
-            linger_until: None,
+            finish_until: None,
             ended: false,
             transport_closed: false,
         }
@@ -283,7 +284,10 @@ where
 
     /// Fires the core's timer when its deadline has passed; `Ready` if it did.
     fn poll_timer(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let deadline = self.session.deadline().or(self.linger_until);
+        let deadline = match (self.session.deadline(), self.finish_until) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let Some(deadline) = deadline else {
             self.timer_at = None;
             return Poll::Pending;
@@ -298,26 +302,52 @@ where
         Poll::Ready(())
     }
 
+    /// Writes queued bytes; while the transport refuses them, the core's
+    /// timers keep running, so a peer that stopped reading still fails its
+    /// heartbeat. `Err` once the connection failed or the transport broke.
+    fn poll_write_with_timers(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        loop {
+            match self.poll_write_out(cx) {
+                Poll::Ready(result) => return Poll::Ready(result.map_err(Error::from)),
+                Poll::Pending => {
+                    if self.poll_timer(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                    if let Some(error) = self.session.conn.error() {
+                        return Poll::Ready(Err(Error::Protocol(*error)));
+                    }
+                }
+            }
+        }
+    }
+
     /// After the core closed: write the last frames, let a client wait for
-    /// the server's TCP close, then shut the transport down.
+    /// the server's TCP close, then shut the transport down. Bounded by the
+    /// close timeout in total, even against a peer that reads nothing.
     fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         if self.transport_closed {
             return Poll::Ready(());
         }
-        if ready!(self.poll_write_out(cx)).is_err() {
-            self.transport_closed = true;
-            return Poll::Ready(());
+        let close_timeout = self.session.conn.config().close_timeout;
+        let until = *self
+            .finish_until
+            .get_or_insert_with(|| Instant::now() + close_timeout);
+        loop {
+            match self.poll_write_out(cx) {
+                Poll::Ready(Ok(())) => break,
+                Poll::Ready(Err(_)) => {
+                    self.transport_closed = true;
+                    return Poll::Ready(());
+                }
+                Poll::Pending if Instant::now() >= until => break,
+                Poll::Pending => {
+                    if self.poll_timer(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                }
+            }
         }
         if self.session.conn.role() == Role::Client && !self.session.eof {
-            let linger = self
-                .session
-                .conn
-                .config()
-                .close_timeout
-                .min(Duration::from_secs(2));
-            let until = *self
-                .linger_until
-                .get_or_insert_with(|| Instant::now() + linger);
             while Instant::now() < until {
                 // Whatever still arrives is dropped; end of file ends the wait.
                 let mut probe = [0u8; 512];
@@ -427,12 +457,7 @@ where
     fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
         let this = &mut *self;
         while this.session.out.len() > WRITE_HIGH_WATER {
-            let before = this.session.out.len();
-            if let Poll::Ready(result) = this.poll_write_out(cx) {
-                result?;
-            } else if this.session.out.len() == before {
-                return Poll::Pending;
-            }
+            ready!(this.poll_write_with_timers(cx))?;
         }
         Poll::Ready(Ok(()))
     }
@@ -443,7 +468,7 @@ where
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
         let this = &mut *self;
-        ready!(this.poll_write_out(cx))?;
+        ready!(this.poll_write_with_timers(cx))?;
         ready!(Pin::new(&mut this.stream).poll_flush(cx))?;
         Poll::Ready(Ok(()))
     }

@@ -9,8 +9,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
+use ws13::Heartbeat;
 use ws13::blocking::Accepted;
-use ws13::codec::config::Heartbeat;
 use ws13::handshake::{ClientRequest, OriginPolicy};
 use ws13::{AcceptError, ClientOptions, CloseCode, Config, Error, Message, ServerOptions};
 
@@ -258,4 +258,49 @@ fn dropping_a_blocking_connection_performs_the_close_handshake() {
         }))
     );
     assert!(matches!(after, Error::ConnectionClosed), "{after}");
+}
+
+#[test]
+fn tokio_writer_to_a_peer_that_stopped_reading_fails_its_heartbeat_instead_of_hanging() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        // The peer completes the handshake, then never reads again.
+        let peer = silent_peer(addr);
+        let (stream, _) = listener.accept().await.unwrap();
+        let options = ServerOptions::default().protocol(fast_heartbeat());
+        let Ok(ws13::tokio::Accepted::WebSocket(mut ws, _)) =
+            ws13::tokio::accept(stream, &options).await
+        else {
+            panic!("handshake")
+        };
+        let chunk = Message::binary(vec![0u8; 1 << 20]);
+        let sending = async {
+            loop {
+                if let Err(error) = ws.send(chunk.clone()).await {
+                    return error;
+                }
+            }
+        };
+        let error = tokio::time::timeout(Duration::from_secs(5), sending)
+            .await
+            .expect("the writer hung");
+        assert!(
+            matches!(
+                error,
+                Error::Protocol(ws13::codec::ProtocolError::PongTimeout)
+            ),
+            "{error}"
+        );
+        // Finishing is bounded too, though the peer still reads nothing.
+        tokio::time::timeout(Duration::from_secs(3), ws.close())
+            .await
+            .expect("close hung")
+            .ok();
+        drop(peer);
+    });
 }
