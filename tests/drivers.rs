@@ -20,6 +20,7 @@ fn fast_heartbeat() -> Config {
         interval: Duration::from_millis(100),
         timeout: Duration::from_millis(200),
     });
+    config.close_timeout = Duration::from_secs(1);
     config
 }
 
