@@ -13,11 +13,8 @@
 //! | `GET /` | the chat page (`examples/chat.html`) |
 //! | `GET /health` | `ok` |
 //! | WebSocket `/ws?name=NAME` | the chat room |
-//! | WebSocket to another path | closed with 1008 and a reason naming `/ws` (\*) |
+//! | WebSocket to another path | 404 naming `/ws`, before any upgrade (`ServerOptions::paths`) |
 //! | anything else | 404 (405 for methods other than `GET`) |
-//!
-//! (\*) Not 404: the driver's `accept` answers a valid handshake with 101
-//! before the application sees the path, so a wrong path can only be closed.
 //!
 //! The room's protocol is plain text. Every text message a client sends is
 //! broadcast to everyone, sender included, as one line `NAME: TEXT`; room
@@ -169,6 +166,7 @@ fn server_options(addr: SocketAddr, extra_origins: Vec<String>) -> ServerOptions
     ServerOptions::default()
         .protocol(protocol)
         .origins(OriginPolicy::allow_list(origins))
+        .paths(["/ws"])
 }
 
 /// One connection: a plain HTTP request or a chat member.
@@ -181,13 +179,8 @@ async fn serve(
 ) {
     match accept(tcp, &options).await {
         Ok(Accepted::Http(http)) => serve_http(http).await,
-        Ok(Accepted::WebSocket(mut ws, request)) => {
-            let (path, query) = request.path.split_once('?').unwrap_or((&request.path, ""));
-            if path != "/ws" {
-                let reason = "no chat room here: connect to /ws";
-                close(&mut ws, CloseCode::POLICY_VIOLATION, reason).await;
-                return;
-            }
+        Ok(Accepted::WebSocket(ws, request)) => {
+            let query = request.path.split_once('?').map_or("", |(_, query)| query);
             let name = member_name(query);
             eprintln!("{peer}: {name} joined");
             chat(ws, &name, room, shutdown).await;

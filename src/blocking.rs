@@ -150,10 +150,12 @@ pub fn accept<S: Transport>(
                 return Ok(Accepted::Http(HttpConnection { stream, request }));
             }
             ServerStep::Reject { response, error } => {
-                // Best effort: the client may already be gone.
-                let _ = stream.write_all(&response).and_then(|()| stream.flush());
-                let _ = stream.shutdown();
+                refuse(&mut stream, &response);
                 return Err(AcceptError::Rejected { error });
+            }
+            ServerStep::NotFound { response, path } => {
+                refuse(&mut stream, &response);
+                return Err(AcceptError::NoSuchEndpoint { path });
             }
         }
         match head.read_more(&mut stream)? {
@@ -162,6 +164,12 @@ pub fn accept<S: Transport>(
             HeadRead::TimedOut => return Err(AcceptError::Timeout(options.handshake_timeout)),
         }
     }
+}
+
+/// Writes a refusal and closes; best effort, the client may already be gone.
+fn refuse<S: Transport>(stream: &mut S, response: &[u8]) {
+    let _ = stream.write_all(response).and_then(|()| stream.flush());
+    let _ = stream.shutdown();
 }
 
 /// Connects to a `ws://` URL over TCP and performs the handshake.

@@ -45,6 +45,13 @@ pub enum AcceptError {
         /// What was wrong with the request.
         error: ws13_handshake::RequestError,
     },
+    /// A WebSocket request for a path that is not one of
+    /// [`crate::ServerOptions::paths`]; 404 has been sent.
+    #[error("no WebSocket endpoint at {path}: answered 404")]
+    NoSuchEndpoint {
+        /// The requested path (with query).
+        path: String,
+    },
     /// The client did not send a complete request in time.
     #[error("the client did not complete its handshake request within {0:?}")]
     Timeout(std::time::Duration),

@@ -36,6 +36,10 @@ pub struct ServerOptions {
     /// How long a client may take to send its complete request head (a client
     /// trickling bytes is cut off). Default 10 s.
     pub handshake_timeout: Duration,
+    /// The paths (without query) that are WebSocket endpoints; a WebSocket
+    /// request for any other path gets 404 before any upgrade. Empty (the
+    /// default): every path is.
+    pub paths: Vec<String>,
 }
 
 impl Default for ServerOptions {
@@ -46,6 +50,7 @@ impl Default for ServerOptions {
             subprotocols: Vec::new(),
             subprotocol_preference: SubprotocolPreference::ClientOrder,
             handshake_timeout: Duration::from_secs(10),
+            paths: Vec::new(),
         }
     }
 }
@@ -65,6 +70,23 @@ impl ServerOptions {
     {
         self.subprotocols = protocols.into_iter().map(Into::into).collect();
         self
+    }
+
+    /// Restricts WebSocket endpoints to these paths (compared without the
+    /// query string); other paths are answered 404 before any upgrade.
+    pub fn paths<I, S>(mut self, paths: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.paths = paths.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Whether `target` (path and query) is one of the WebSocket endpoints.
+    fn serves(&self, target: &str) -> bool {
+        let path = target.split_once('?').map_or(target, |(path, _)| path);
+        self.paths.is_empty() || self.paths.iter().any(|p| p == path)
     }
 
     /// Sets the protocol configuration.
@@ -127,6 +149,9 @@ pub(crate) enum ServerStep {
         response: Vec<u8>,
         error: RequestError,
     },
+    /// A valid WebSocket request for a path that is no endpoint: write
+    /// `response` (404), close.
+    NotFound { response: Vec<u8>, path: String },
 }
 
 /// Incremental request reading and classification (sans I/O).
@@ -158,6 +183,18 @@ impl ServerHandshake {
                     headers: own_headers(http.headers()),
                 },
             },
+            Ok(Incoming::WebSocket(ws)) if !options.serves(ws.path()) => {
+                let body = format!(
+                    "There is no WebSocket endpoint at {}. This server accepts WebSocket \
+                     connections at: {}. Check the path of the ws:// or wss:// URL.\n",
+                    ws.path(),
+                    options.paths.join(", ")
+                );
+                ServerStep::NotFound {
+                    response: response::text_response(404, &body),
+                    path: ws.path().to_owned(),
+                }
+            }
             Ok(Incoming::WebSocket(ws)) => {
                 let supported: Vec<&str> =
                     options.subprotocols.iter().map(String::as_str).collect();

@@ -141,12 +141,20 @@ where
         }
         ServerStep::PlainHttp { request } => Ok(Accepted::Http(HttpConnection { stream, request })),
         ServerStep::Reject { response, error } => {
-            // Best effort: the client may already be gone.
-            let _ = stream.write_all(&response).await;
-            let _ = stream.shutdown().await;
+            refuse(&mut stream, &response).await;
             Err(AcceptError::Rejected { error })
         }
+        ServerStep::NotFound { response, path } => {
+            refuse(&mut stream, &response).await;
+            Err(AcceptError::NoSuchEndpoint { path })
+        }
     }
+}
+
+/// Writes a refusal and closes; best effort, the client may already be gone.
+async fn refuse<S: AsyncWrite + Unpin>(stream: &mut S, response: &[u8]) {
+    let _ = stream.write_all(response).await;
+    let _ = stream.shutdown().await;
 }
 
 /// Connects to a `ws://` URL over TCP and performs the handshake.

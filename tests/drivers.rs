@@ -305,3 +305,33 @@ fn tokio_writer_to_a_peer_that_stopped_reading_fails_its_heartbeat_instead_of_ha
         drop(peer);
     });
 }
+
+#[test]
+fn websocket_request_for_an_unknown_path_gets_404_before_any_upgrade() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let options = ServerOptions::default().paths(["/ws", "/live"]);
+        ws13::blocking::accept(stream, &options).map(|_| ())
+    });
+    let mut stream = TcpStream::connect(addr).unwrap();
+    let request = ClientRequest::new(&addr.to_string(), "/chat?room=1", [9; 16])
+        .unwrap()
+        .build();
+    stream.write_all(request.request_bytes()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    assert!(response.starts_with("HTTP/1.1 404 "), "{response}");
+    assert!(
+        response.contains("/chat?room=1") && response.contains("/ws, /live"),
+        "{response}"
+    );
+    match server.join().unwrap() {
+        Err(AcceptError::NoSuchEndpoint { path }) => assert_eq!(path, "/chat?room=1"),
+        other => panic!("{other:?}"),
+    }
+}

@@ -13,9 +13,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use ws13::codec::config::Heartbeat;
 use ws13::tokio::WebSocketStream;
-use ws13::{ClientOptions, CloseCode, CloseReason, Config, Message, OsMaskKeys};
+use ws13::{ClientOptions, CloseCode, CloseReason, Message, OsMaskKeys};
 
 /// The longest any single wait in these tests may take.
 const WAIT: Duration = Duration::from_secs(10);
@@ -316,29 +315,12 @@ async fn allow_origin_flag_admits_the_named_origins_only() {
 }
 
 #[test]
-fn websocket_to_another_path_is_closed_with_1008() {
+fn websocket_to_another_path_gets_404_before_any_upgrade() {
     let server = ChatServer::start(&[]);
-    // The blocking client; its heartbeat bounds every read even if the
-    // server stayed silent.
-    let mut protocol = Config::default();
-    protocol.heartbeat = Some(Heartbeat {
-        interval: Duration::from_secs(2),
-        timeout: Duration::from_secs(2),
-    });
-    let mut options = ClientOptions::default();
-    options.protocol = protocol;
-    let (mut ws, _) = ws13::blocking::connect(&server.url("/elsewhere"), &options).unwrap();
-    let deadline = Instant::now() + WAIT;
-    let close = loop {
-        assert!(Instant::now() < deadline, "no close within {WAIT:?}");
-        match ws.read().expect("a close frame, not a failure") {
-            Message::Close(close) => break close.expect("a close code"),
-            Message::Ping(_) | Message::Pong(_) => {}
-            other => panic!("expected a close, got {other:?}"),
-        }
-    };
-    assert_eq!(close.code, CloseCode::POLICY_VIOLATION);
-    assert!(close.reason.contains("/ws"), "{close:?}");
+    let error = ws13::blocking::connect(&server.url("/elsewhere"), &ClientOptions::default())
+        .expect_err("a WebSocket to /elsewhere was upgraded");
+    let message = error.to_string();
+    assert!(message.contains("404"), "{message}");
 }
 
 #[tokio::test]
@@ -440,13 +422,21 @@ fn client_example_sends_stdin_lines_prints_replies_and_closes_with_1000() {
 fn client_example_reports_the_servers_close_code() {
     let server = ChatServer::start(&[]);
     let mut client = Command::new(example_binary("client"))
-        .args(["--url", &server.url("/not-the-room")])
+        .args(["--url", &server.url("/ws?name=big")])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .expect("start the client example");
-    // stdin stays open: the client ends because the server closed.
+    // A line over the room's 64 KiB message limit: the server closes with
+    // 1009. stdin stays open: the client ends because the server closed.
+    let line = format!("{}\n", "x".repeat(70 * 1024));
+    client
+        .stdin
+        .as_mut()
+        .unwrap()
+        .write_all(line.as_bytes())
+        .unwrap();
     let status = wait_for_exit(&mut client, "client");
     let mut stderr = String::new();
     client
@@ -456,6 +446,6 @@ fn client_example_reports_the_servers_close_code() {
         .read_to_string(&mut stderr)
         .unwrap();
     assert!(status.success(), "{status}: {stderr}");
-    assert!(stderr.contains("server closed: 1008"), "{stderr}");
+    assert!(stderr.contains("server closed: 1009"), "{stderr}");
     let _ = client.kill();
 }
