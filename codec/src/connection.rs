@@ -567,6 +567,11 @@ impl<K: MaskKeySource> Connection<K> {
             Err(e) => return Err(self.fail(e.into())),
         };
         let available = (buf.len() - header_len) as u64;
+        if header.rsv != 0 && (header.opcode.is_control() || header.opcode == OpCode::Continuation)
+        {
+            // Extensions (permessage-deflate) mark a message on its first frame only.
+            return Err(self.fail(ProtocolError::MisplacedReservedBits(header.opcode)));
+        }
         if header.opcode.is_control() {
             if available < header.payload_len {
                 return Ok(Step::NeedMore);
@@ -780,8 +785,12 @@ impl<K: MaskKeySource> Connection<K> {
     }
 
     /// Fails the connection (§7.1.7): records the error and queues a close frame
-    /// carrying its code and, as the reason, its description.
-    fn fail(&mut self, error: ProtocolError) -> ProtocolError {
+    /// carrying its code and, as the reason, its description; no further input
+    /// is processed. The state machine calls it for every violation it sees;
+    /// layers above it call it for what only they can see (an extension's
+    /// corrupt data, an application refusing a message). Returns `error`, or
+    /// the first error if the connection had already failed.
+    pub fn fail(&mut self, error: ProtocolError) -> ProtocolError {
         if self.error.is_none() {
             self.error = Some(error);
             self.pending_pong = None;
@@ -908,6 +917,23 @@ impl<K: MaskKeySource> Connection<K> {
         fin: bool,
         payload_len: usize,
     ) -> Result<OutgoingHeader, SendError> {
+        self.data_frame_header_with_rsv(opcode, fin, payload_len, 0)
+    }
+
+    /// Like [`Connection::data_frame_header`], with reserved bits for a
+    /// negotiated extension (RSV1 on the first frame of a compressed message).
+    /// The bits must be in [`Config::allowed_rsv`] and may only start a
+    /// message.
+    pub fn data_frame_header_with_rsv(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        payload_len: usize,
+        rsv: u8,
+    ) -> Result<OutgoingHeader, SendError> {
+        if rsv & !self.config.allowed_rsv != 0 || (rsv != 0 && opcode == OpCode::Continuation) {
+            return Err(SendError::ReservedBitsNotAllowed(rsv));
+        }
         if self.close_sent {
             return Err(SendError::CloseAlreadySent);
         }
@@ -921,7 +947,7 @@ impl<K: MaskKeySource> Connection<K> {
         let mask = self.next_mask();
         let header = FrameHeader {
             fin,
-            rsv: 0,
+            rsv,
             opcode,
             mask,
             payload_len: payload_len as u64,

@@ -37,6 +37,11 @@ pub enum ProtocolError {
         /// The configured maximum.
         max: u64,
     },
+    /// A compressed message does not inflate (permessage-deflate, 1007).
+    InvalidCompressedData,
+    /// Reserved bits that a negotiated extension defines for the first frame
+    /// of a message were set on a control or continuation frame (1002).
+    MisplacedReservedBits(OpCode),
     /// A heartbeat ping went unanswered for [`crate::config::Heartbeat::timeout`]:
     /// the peer is gone or stuck (close code 1011).
     PongTimeout,
@@ -51,7 +56,10 @@ impl ProtocolError {
             ProtocolError::UnexpectedContinuation | ProtocolError::ExpectedContinuation(_) => {
                 CloseCode::PROTOCOL_ERROR
             }
-            ProtocolError::InvalidUtf8 => CloseCode::INVALID_PAYLOAD,
+            ProtocolError::InvalidUtf8 | ProtocolError::InvalidCompressedData => {
+                CloseCode::INVALID_PAYLOAD
+            }
+            ProtocolError::MisplacedReservedBits(_) => CloseCode::PROTOCOL_ERROR,
             ProtocolError::FrameTooBig { .. } | ProtocolError::MessageTooBig { .. } => {
                 CloseCode::MESSAGE_TOO_BIG
             }
@@ -73,6 +81,13 @@ impl fmt::Display for ProtocolError {
                 "{op:?} frame inside an unfinished fragmented message: expected a continuation frame"
             ),
             ProtocolError::InvalidUtf8 => f.write_str("text message is not valid UTF-8"),
+            ProtocolError::InvalidCompressedData => {
+                f.write_str("compressed message does not inflate: corrupt permessage-deflate data")
+            }
+            ProtocolError::MisplacedReservedBits(op) => write!(
+                f,
+                "{op:?} frame has RSV bits set; a negotiated extension allows them only on the first frame of a message"
+            ),
             ProtocolError::FrameTooBig { len, max } => {
                 write!(f, "frame of {len} bytes exceeds the {max}-byte frame limit")
             }
@@ -120,6 +135,9 @@ pub enum SendError {
     ControlPayloadTooLong(usize),
     /// The close code or reason is not sendable.
     InvalidClose(CloseError),
+    /// Reserved bits that no negotiated extension allows here (only the first
+    /// frame of a message may carry an extension's bits).
+    ReservedBitsNotAllowed(u8),
     /// The output buffer cannot hold the frame: `needed` bytes are required.
     BufferTooSmall {
         /// The bytes the encoded frame needs.
@@ -144,6 +162,10 @@ impl fmt::Display for SendError {
                 write!(f, "control frame payload of {len} bytes; the limit is 125")
             }
             SendError::InvalidClose(e) => e.fmt(f),
+            SendError::ReservedBitsNotAllowed(rsv) => write!(
+                f,
+                "RSV bits {rsv:#05b} are not negotiated, or not on the first frame of a message"
+            ),
             SendError::BufferTooSmall { needed } => {
                 write!(f, "output buffer too small: the frame needs {needed} bytes")
             }

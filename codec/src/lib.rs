@@ -20,6 +20,7 @@
 //! | [`config`] | limits and switches |
 //! | [`role`] | client or server, and the client's masking-key source |
 //! | `assemble` | (feature `alloc`) reassembles fragments into owned messages |
+//! | `deflate` | (feature `deflate`) permessage-deflate, RFC 7692 |
 //!
 //! ```
 //! use ws13_codec::{Config, Connection, Event, frame::OpCode};
@@ -49,6 +50,8 @@ pub mod assemble;
 pub mod close;
 pub mod config;
 pub mod connection;
+#[cfg(feature = "deflate")]
+pub mod deflate;
 pub mod error;
 pub mod event;
 pub mod frame;

@@ -14,6 +14,7 @@
 //! | [`accept`] | `Sec-WebSocket-Key` and `Sec-WebSocket-Accept` |
 //! | [`headers`] | token lists, header-name and header-value rules, the `Connection` policy |
 //! | [`extensions`] | `Sec-WebSocket-Extensions` parsing |
+//! | [`permessage_deflate`] | RFC 7692 negotiation: offers, answers, parameter validation |
 //! | [`subprotocol`] | choosing a subprotocol |
 //! | [`origin`] | the `Origin` allow-list |
 //! | [`diagnostics`] | every problem of a message, with codes and hints |
@@ -98,6 +99,7 @@ pub mod extensions;
 pub mod head;
 pub mod headers;
 pub mod origin;
+pub mod permessage_deflate;
 pub mod request;
 pub mod response;
 pub mod subprotocol;
