@@ -2,13 +2,17 @@
 //!
 //! ```text
 //! cargo run --features tokio --example async_echo -- --addr 127.0.0.1:9001
+//! cargo run --features tls --example async_echo -- --cert dev-cert/cert.pem --key dev-cert/key.pem
 //! ```
 //!
 //! Echoes text and binary messages unchanged (a fragmented message comes back
 //! as one), answers `GET /health` with `ok` on the same port, and on Ctrl-C
-//! closes every connection with 1001 (going away).
+//! closes every connection with 1001 (going away). With `--cert` and `--key`
+//! (PEM files, e.g. from the `gen_cert` example) it serves `wss://`.
 
 mod common;
+#[path = "common/tls_server.rs"]
+mod tls_server;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -16,10 +20,17 @@ use tokio::sync::watch;
 use ws13::tokio::{Accepted, WebSocketStream, accept};
 use ws13::{CloseCode, ServerOptions};
 
+use tls_server::{ServerStream, Transport};
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
+    let transport = Transport::from_flags();
     let listener = TcpListener::bind(common::listen_addr()).await?;
-    println!("async_echo listening on ws://{}", listener.local_addr()?);
+    let scheme = transport.ws_scheme();
+    println!(
+        "async_echo listening on {scheme}://{}",
+        listener.local_addr()?
+    );
     let (shutdown, shutdown_signal) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
     loop {
@@ -27,7 +38,7 @@ async fn main() -> std::io::Result<()> {
             accepted = listener.accept() => {
                 let (tcp, _) = accepted?;
                 tcp.set_nodelay(true)?;
-                tasks.spawn(serve(tcp, shutdown_signal.clone()));
+                tasks.spawn(serve(transport.clone(), tcp, shutdown_signal.clone()));
             }
             _ = tokio::signal::ctrl_c() => break,
         }
@@ -38,8 +49,12 @@ async fn main() -> std::io::Result<()> {
     Ok(())
 }
 
-async fn serve(tcp: TcpStream, shutdown: watch::Receiver<bool>) {
-    match accept(tcp, &ServerOptions::default()).await {
+async fn serve(transport: Transport, tcp: TcpStream, shutdown: watch::Receiver<bool>) {
+    let stream = match transport.accept(tcp).await {
+        Ok(stream) => stream,
+        Err(e) => return eprintln!("TLS handshake failed: {e}"),
+    };
+    match accept(stream, &ServerOptions::default()).await {
         Ok(Accepted::WebSocket(ws, _request)) => echo(ws, shutdown).await,
         Ok(Accepted::Http(http)) => {
             let (status, body) = common::echo_server_http_answer(&http.request.path);
@@ -51,7 +66,7 @@ async fn serve(tcp: TcpStream, shutdown: watch::Receiver<bool>) {
     }
 }
 
-async fn echo(mut ws: WebSocketStream<TcpStream>, mut shutdown: watch::Receiver<bool>) {
+async fn echo(mut ws: WebSocketStream<ServerStream>, mut shutdown: watch::Receiver<bool>) {
     loop {
         tokio::select! {
             message = ws.next() => match message {

@@ -3,8 +3,11 @@
 //!
 //! ```text
 //! cargo run --features tokio --example chat -- --addr 127.0.0.1:9001 \
-//!     [--allow-origin https://chat.example]...
+//!     [--allow-origin https://chat.example]... [--cert cert.pem --key key.pem]
 //! ```
+//!
+//! With `--cert` and `--key` (PEM files, e.g. from the `gen_cert` example;
+//! feature `tls`) the page is served over `https://` and the room over `wss://`.
 //!
 //! One port serves everything:
 //!
@@ -28,6 +31,8 @@
 //! instead of stalling the room. Ctrl-C closes every connection with 1001.
 
 mod common;
+#[path = "common/tls_server.rs"]
+mod tls_server;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -35,12 +40,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{broadcast, watch};
 use ws13::codec::config::Heartbeat;
 use ws13::handshake::OriginPolicy;
 use ws13::tokio::{Accepted, HttpConnection, WebSocketStream, accept};
 use ws13::{CloseCode, Config, Message, ServerOptions, Utf8Bytes};
+
+use tls_server::{ServerStream, Transport};
 
 /// The chat page, served at `/`.
 const PAGE: &str = include_str!("chat.html");
@@ -81,11 +88,14 @@ impl Room {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
+    let transport = Transport::from_flags();
     let listener = TcpListener::bind(common::listen_addr()).await?;
     let addr = listener.local_addr()?;
-    let options = Arc::new(server_options(addr, repeated_flag("allow-origin")));
-    let page_url = format!("http://{}/", browsable(addr));
-    println!("chat: open {page_url} in two browser tabs (WebSocket at ws://{addr}/ws)");
+    let http = transport.http_scheme();
+    let options = Arc::new(server_options(addr, http, repeated_flag("allow-origin")));
+    let page_url = format!("{http}://{}/", browsable(addr));
+    let ws = transport.ws_scheme();
+    println!("chat: open {page_url} in two browser tabs (WebSocket at {ws}://{addr}/ws)");
     if let Some(origins) = options.handshake.origin_policy().allowed_origins() {
         println!("allowed origins: {}", origins.join(", "));
     }
@@ -103,7 +113,13 @@ async fn main() -> std::io::Result<()> {
                 Ok((tcp, peer)) => {
                     let _ = tcp.set_nodelay(true);
                     let (options, room) = (Arc::clone(&options), room.clone());
-                    tasks.spawn(serve(tcp, peer, options, room, shutdown_signal.clone()));
+                    let (transport, shutdown) = (transport.clone(), shutdown_signal.clone());
+                    tasks.spawn(async move {
+                        match transport.accept(tcp).await {
+                            Ok(stream) => serve(stream, peer, options, room, shutdown).await,
+                            Err(e) => eprintln!("{peer}: TLS handshake failed: {e}"),
+                        }
+                    });
                 }
                 // Out of file descriptors and the like: report, back off, go on.
                 Err(e) => {
@@ -135,7 +151,12 @@ async fn main() -> std::io::Result<()> {
 }
 
 /// The handshake and protocol settings of the room.
-fn server_options(addr: SocketAddr, extra_origins: Vec<String>) -> ServerOptions {
+/// `http_scheme` is the page's: `http`, or `https` when serving TLS.
+fn server_options(
+    addr: SocketAddr,
+    http_scheme: &str,
+    extra_origins: Vec<String>,
+) -> ServerOptions {
     let mut protocol = Config::default();
     // The core pings every 15 s and fails a peer whose pong has not come back
     // within 10 s with 1011, so a vanished client leaves the room within 25 s.
@@ -154,12 +175,12 @@ fn server_options(addr: SocketAddr, extra_origins: Vec<String>) -> ServerOptions
     // that send no Origin (command-line tools) are let in.
     let port = addr.port();
     let mut origins = vec![
-        format!("http://127.0.0.1:{port}"),
-        format!("http://localhost:{port}"),
-        format!("http://[::1]:{port}"),
+        format!("{http_scheme}://127.0.0.1:{port}"),
+        format!("{http_scheme}://localhost:{port}"),
+        format!("{http_scheme}://[::1]:{port}"),
     ];
     if !addr.ip().is_unspecified() && !addr.ip().is_loopback() {
-        origins.push(format!("http://{addr}"));
+        origins.push(format!("{http_scheme}://{addr}"));
     }
     origins.extend(extra_origins);
 
@@ -171,13 +192,13 @@ fn server_options(addr: SocketAddr, extra_origins: Vec<String>) -> ServerOptions
 
 /// One connection: a plain HTTP request or a chat member.
 async fn serve(
-    tcp: TcpStream,
+    stream: ServerStream,
     peer: SocketAddr,
     options: Arc<ServerOptions>,
     room: Room,
     shutdown: watch::Receiver<bool>,
 ) {
-    match accept(tcp, &options).await {
+    match accept(stream, &options).await {
         Ok(Accepted::Http(http)) => serve_http(http).await,
         Ok(Accepted::WebSocket(ws, request)) => {
             let query = request.path.split_once('?').map_or("", |(_, query)| query);
@@ -193,7 +214,7 @@ async fn serve(
 }
 
 /// Answers a plain HTTP request on the chat port.
-async fn serve_http(http: HttpConnection<TcpStream>) {
+async fn serve_http(http: HttpConnection<ServerStream>) {
     const TEXT: &str = "text/plain; charset=utf-8";
     const NOT_UPGRADED: &[u8] = b"/ws is the WebSocket endpoint: connect with a WebSocket client. \
         Behind a proxy, forward the Upgrade and Connection headers.\n";
@@ -213,7 +234,7 @@ async fn serve_http(http: HttpConnection<TcpStream>) {
 /// A member's life in the room: relays its messages into the room and the
 /// room's lines to it, until it leaves, fails, or the server shuts down.
 async fn chat(
-    mut ws: WebSocketStream<TcpStream>,
+    mut ws: WebSocketStream<ServerStream>,
     name: &str,
     room: Room,
     mut shutdown: watch::Receiver<bool>,
@@ -270,7 +291,7 @@ async fn chat(
 
 /// Starts the close handshake and waits for it to finish (the core's close
 /// timeout bounds the wait for the peer's close frame).
-async fn close(ws: &mut WebSocketStream<TcpStream>, code: CloseCode, reason: &str) {
+async fn close(ws: &mut WebSocketStream<ServerStream>, code: CloseCode, reason: &str) {
     if ws.start_close(code, reason).is_ok() {
         let _ = ws.close().await;
     }

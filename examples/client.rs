@@ -2,7 +2,12 @@
 //!
 //! ```text
 //! cargo run --features tokio --example client -- --url ws://127.0.0.1:9001/ws?name=cli
+//! cargo run --features tls --example client -- --url wss://localhost:9001/ --ca dev-cert/ca.pem
 //! ```
+//!
+//! `wss://` URLs need the `tls` feature. The server's certificate is verified
+//! against the Mozilla roots and, with `--ca FILE`, the CA certificates in
+//! that PEM file (such as the `gen_cert` example's `ca.pem`).
 //!
 //! Sends each line of stdin as a text message and prints every message that
 //! arrives: text as is, binary as its length and first bytes in hex. At the end
@@ -23,7 +28,7 @@ use ws13::{ClientOptions, CloseReason, Message};
 #[tokio::main]
 async fn main() -> ExitCode {
     let url = common::flag("url").unwrap_or_else(|| "ws://127.0.0.1:9001/ws".to_owned());
-    let (mut ws, _response) = match ws13::tokio::connect(&url, &ClientOptions::default()).await {
+    let (mut ws, _response) = match connect(&url).await {
         Ok(connected) => connected,
         Err(e) => {
             eprintln!("cannot connect to {url}: {e}");
@@ -82,6 +87,45 @@ async fn main() -> ExitCode {
             },
         }
     }
+}
+
+/// Connects to a `ws://` or `wss://` URL, trusting `--ca FILE` as well.
+#[cfg(feature = "tls")]
+async fn connect(
+    url: &str,
+) -> Result<
+    (
+        ws13::tokio::WebSocketStream<
+            ws13::tls::MaybeTlsStream<tokio::net::TcpStream>,
+            ws13::OsMaskKeys,
+        >,
+        ws13::HandshakeResponse,
+    ),
+    Box<dyn std::error::Error>,
+> {
+    let mut tls = ws13::tls::TlsOptions::default();
+    if let Some(ca) = common::flag("ca") {
+        tls = tls.ca_file(ca);
+    }
+    let connector = tls.connector()?;
+    Ok(ws13::tls::connect(url, &ClientOptions::default(), &connector).await?)
+}
+
+/// Connects to a `ws://` URL (`wss://` needs the `tls` feature).
+#[cfg(not(feature = "tls"))]
+async fn connect(
+    url: &str,
+) -> Result<
+    (
+        ws13::tokio::WebSocketStream<tokio::net::TcpStream, ws13::OsMaskKeys>,
+        ws13::HandshakeResponse,
+    ),
+    ws13::ConnectError,
+> {
+    if common::flag("ca").is_some() {
+        eprintln!("--ca needs the tls feature: cargo run --features tls --example client");
+    }
+    ws13::tokio::connect(url, &ClientOptions::default()).await
 }
 
 /// Lines of stdin, read on a plain thread: a blocking stdin read must not

@@ -10,6 +10,8 @@
 //! | [`handshake`] (`ws13-handshake`) | the opening handshake, strict, with errors that name the fix |
 //! | [`blocking`] | the driver over `std::io::Read + Write` |
 //! | `tokio` (feature `tokio`) | the driver over tokio's `AsyncRead + AsyncWrite`, as a `Stream` + `Sink` |
+//! | `tls` (feature `tls`) | `wss://` for the tokio driver: verified client connections, a PEM-configured acceptor |
+//! | [`page_origin`] | rules from the web page a browser client runs in (mixed content) |
 //! | [`Message`], [`Error`] | what the drivers exchange and report |
 //! | [`ServerOptions`], [`ClientOptions`] | handshake policy, limits, heartbeats, timeouts |
 //!
@@ -26,8 +28,11 @@ mod error;
 mod mask_keys;
 mod message;
 mod out_queue;
+pub mod page_origin;
 mod server;
 mod session;
+#[cfg(feature = "tls")]
+pub mod tls;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 
