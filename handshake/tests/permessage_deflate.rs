@@ -106,16 +106,16 @@ fn server_policy_limits_what_it_accepts() {
         client_no_context_takeover: true,
         client_max_window_bits: 12,
     };
-    let (params, answer) = server("permessage-deflate; client_max_window_bits", policy).unwrap();
-    assert_eq!(params, params(true, true, 10, 12));
+    let (agreed, answer) = server("permessage-deflate; client_max_window_bits", policy).unwrap();
+    assert_eq!(agreed, params(true, true, 10, 12));
     assert_eq!(
         answer,
         "permessage-deflate; server_no_context_takeover; client_no_context_takeover; \
          server_max_window_bits=10; client_max_window_bits=12"
     );
     // A client that cannot limit its window is not asked to.
-    let (params, answer) = server("permessage-deflate", policy).unwrap();
-    assert_eq!(params.client_max_window_bits, 15);
+    let (agreed, answer) = server("permessage-deflate", policy).unwrap();
+    assert_eq!(agreed.client_max_window_bits, 15);
     assert!(!answer.contains("client_max_window_bits"), "{answer}");
 }
 
