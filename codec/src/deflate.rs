@@ -230,7 +230,7 @@ impl PerMessageDeflate {
             let allowed = usize::try_from(max.saturating_sub(produced).saturating_add(1))
                 .unwrap_or(usize::MAX);
             let room = (input.len() * 4).max(4096).max(out.len()).min(allowed);
-            if out.capacity() - out.len() < room.min(1024).max(1) {
+            if out.capacity() - out.len() < room.clamp(1, 1024) {
                 out.reserve_exact(room);
             }
             let (in_before, out_before) =
