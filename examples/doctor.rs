@@ -94,7 +94,12 @@ impl Report {
             let mark = if check.ok { '✓' } else { '✗' };
             let code = check.code.map(|c| format!("[{c}] ")).unwrap_or_default();
             println!("{mark} {:<9} {code}{}", check.step, check.detail);
-            if let Some(hint) = &check.hint {
+            // Messages that already end with their fix do not repeat it.
+            if let Some(hint) = check
+                .hint
+                .as_ref()
+                .filter(|h| !check.detail.contains(h.as_str()))
+            {
                 println!("            hint: {hint}");
             }
         }
