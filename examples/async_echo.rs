@@ -17,6 +17,7 @@ mod tls_server;
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use ws13::handshake::permessage_deflate::DeflateServerPolicy;
 use ws13::tokio::{Accepted, WebSocketStream, accept};
 use ws13::{CloseCode, ServerOptions};
 
@@ -54,7 +55,7 @@ async fn serve(transport: Transport, tcp: TcpStream, shutdown: watch::Receiver<b
         Ok(stream) => stream,
         Err(e) => return eprintln!("TLS handshake failed: {e}"),
     };
-    match accept(stream, &ServerOptions::default()).await {
+    match accept(stream, &server_options()).await {
         Ok(Accepted::WebSocket(ws, _request)) => echo(ws, shutdown).await,
         Ok(Accepted::Http(http)) => {
             let (status, body) = common::echo_server_http_answer(&http.request.path);
@@ -88,4 +89,9 @@ async fn echo(mut ws: WebSocketStream<ServerStream>, mut shutdown: watch::Receiv
             }
         }
     }
+}
+
+/// Default limits, plus permessage-deflate for clients that offer it.
+fn server_options() -> ServerOptions {
+    ServerOptions::default().deflate(DeflateServerPolicy::default())
 }

@@ -9,6 +9,7 @@
 mod common;
 
 use ws13::blocking::connect;
+use ws13::handshake::permessage_deflate::DeflateClientPolicy;
 use ws13::{ClientOptions, Config, Error, Message};
 
 fn main() {
@@ -34,6 +35,7 @@ fn options() -> ClientOptions {
     protocol.max_frame_size = 64 << 20;
     let mut options = ClientOptions::default();
     options.protocol = protocol;
+    options.deflate = Some(DeflateClientPolicy::default());
     options
 }
 

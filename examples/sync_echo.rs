@@ -18,6 +18,7 @@ use std::thread;
 use std::time::Duration;
 
 use ws13::blocking::{Accepted, WebSocket, accept};
+use ws13::handshake::permessage_deflate::DeflateServerPolicy;
 use ws13::{CloseCode, Error, ServerOptions};
 
 static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
@@ -75,7 +76,7 @@ fn main() -> std::io::Result<()> {
 }
 
 fn serve(stream: TcpStream) {
-    match accept(stream, &ServerOptions::default()) {
+    match accept(stream, &server_options()) {
         Ok(Accepted::WebSocket(ws, _request)) => echo(ws),
         Ok(Accepted::Http(http)) => {
             let (status, body) = common::echo_server_http_answer(&http.request.path);
@@ -102,4 +103,9 @@ fn echo(mut ws: WebSocket<TcpStream>) {
             Err(_) => return,
         }
     }
+}
+
+/// Default limits, plus permessage-deflate for clients that offer it.
+fn server_options() -> ServerOptions {
+    ServerOptions::default().deflate(DeflateServerPolicy::default())
 }

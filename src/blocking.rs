@@ -43,7 +43,8 @@ use crate::out_queue::MAX_SLICES;
 use crate::server::{
     AcceptedRequest, HttpRequest, ServerHandshake, ServerOptions, ServerStep, http_response,
 };
-use crate::session::{READ_CHUNK, Session, WRITE_HIGH_WATER};
+use crate::session::{READ_CHUNK, Session, WRITE_HIGH_WATER, negotiated};
+use ws13_codec::deflate::PerMessageDeflate;
 
 /// A byte stream the blocking driver can run on. Read timeouts let it keep
 /// heartbeats and close timeouts; `shutdown` lets a server close TCP first, as
@@ -141,8 +142,14 @@ pub fn accept<S: Transport>(
                 stream.write_all(&response)?;
                 stream.flush()?;
                 stream.set_read_timeout(None)?;
-                let conn = Connection::server(options.protocol);
-                let ws = WebSocket::new(stream, conn, &head.buf[head_len..]);
+                let (config, deflate) = negotiated(
+                    Role::Server,
+                    options.protocol,
+                    request.deflate.as_ref(),
+                    options.deflate_settings,
+                );
+                let conn = Connection::server(config);
+                let ws = WebSocket::new(stream, conn, &head.buf[head_len..], deflate);
                 return Ok(Accepted::WebSocket(ws, request));
             }
             ServerStep::PlainHttp { request } => {
@@ -200,9 +207,15 @@ pub fn client<S: Transport>(
     loop {
         if let Some((response, head_len)) = handshake.step(&head.buf)? {
             stream.set_read_timeout(None)?;
-            let conn = Connection::client(options.protocol, OsMaskKeys::new());
+            let (config, deflate) = negotiated(
+                Role::Client,
+                options.protocol,
+                response.deflate.as_ref(),
+                options.deflate_settings,
+            );
+            let conn = Connection::client(config, OsMaskKeys::new());
             return Ok((
-                WebSocket::new(stream, conn, &head.buf[head_len..]),
+                WebSocket::new(stream, conn, &head.buf[head_len..], deflate),
                 response,
             ));
         }
@@ -283,13 +296,18 @@ impl<S: Transport, K: MaskKeySource> WebSocket<S, K> {
     /// Wraps a stream whose handshake is done; `leftover` holds bytes received
     /// after the handshake head (the peer's first frames).
     pub fn from_parts(stream: S, conn: Connection<K>, leftover: &[u8]) -> Self {
-        Self::new(stream, conn, leftover)
+        Self::new(stream, conn, leftover, None)
     }
 
-    fn new(stream: S, conn: Connection<K>, leftover: &[u8]) -> Self {
+    fn new(
+        stream: S,
+        conn: Connection<K>,
+        leftover: &[u8],
+        deflate: Option<PerMessageDeflate>,
+    ) -> Self {
         WebSocket {
             stream,
-            session: Session::new(conn, leftover),
+            session: Session::new(conn, leftover, deflate),
             scratch: vec![0u8; READ_CHUNK].into_boxed_slice(),
             transport_closed: false,
         }

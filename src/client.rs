@@ -5,9 +5,9 @@
 use std::time::Duration;
 
 use ws13_codec::Config;
-use ws13_handshake::{
-    BuildError, ClientConfig, ClientHandshake, ClientRequest, ResponseError, Status,
-};
+use ws13_codec::deflate::DeflateSettings;
+use ws13_handshake::permessage_deflate::{DeflateClientPolicy, DeflateParams, PERMESSAGE_DEFLATE};
+use ws13_handshake::{BuildError, ClientConfig, ClientHandshake, ClientRequest, Status};
 
 use crate::error::ConnectError;
 use crate::mask_keys::handshake_nonce;
@@ -124,6 +124,11 @@ pub struct ClientOptions {
     pub headers: Vec<(String, String)>,
     /// How long the server may take to answer. Default 10 s.
     pub handshake_timeout: Duration,
+    /// permessage-deflate (RFC 7692): `Some` offers it with this policy.
+    /// Default `None`.
+    pub deflate: Option<DeflateClientPolicy>,
+    /// Compression level and threshold when permessage-deflate is in use.
+    pub deflate_settings: DeflateSettings,
 }
 
 impl Default for ClientOptions {
@@ -135,6 +140,8 @@ impl Default for ClientOptions {
             subprotocols: Vec::new(),
             headers: Vec::new(),
             handshake_timeout: Duration::from_secs(10),
+            deflate: None,
+            deflate_settings: DeflateSettings::default(),
         }
     }
 }
@@ -146,12 +153,15 @@ pub struct HandshakeResponse {
     pub protocol: Option<String>,
     /// Every header line of the response.
     pub headers: Vec<(String, Vec<u8>)>,
+    /// The permessage-deflate parameters agreed, if the server accepted it.
+    pub deflate: Option<DeflateParams>,
 }
 
 /// Builds the request for `url` and validates the response (sans I/O).
 #[derive(Debug)]
 pub(crate) struct ClientHandshakeStep {
     handshake: ClientHandshake,
+    deflate: Option<DeflateClientPolicy>,
 }
 
 impl ClientHandshakeStep {
@@ -168,8 +178,13 @@ impl ClientHandshakeStep {
         for (name, value) in &options.headers {
             request = request.header(name, value)?;
         }
+        let offer = options.deflate.map(|policy| policy.offer());
+        if let Some(offer) = &offer {
+            request = request.extensions(offer)?;
+        }
         Ok(ClientHandshakeStep {
             handshake: request.build(),
+            deflate: options.deflate,
         })
     }
 
@@ -181,20 +196,34 @@ impl ClientHandshakeStep {
     pub(crate) fn step(
         &mut self,
         buf: &[u8],
-    ) -> Result<Option<(HandshakeResponse, usize)>, ResponseError> {
-        match self.handshake.read_response(buf)? {
-            Status::Partial => Ok(None),
-            Status::Complete(accepted) => Ok(Some((
-                HandshakeResponse {
-                    protocol: accepted.protocol().map(str::to_owned),
-                    headers: accepted
-                        .headers()
-                        .iter()
-                        .map(|h| (h.name.to_owned(), h.value.to_vec()))
-                        .collect(),
-                },
-                accepted.head_len(),
-            ))),
-        }
+    ) -> Result<Option<(HandshakeResponse, usize)>, ConnectError> {
+        let accepted = match self.handshake.read_response(buf)? {
+            Status::Partial => return Ok(None),
+            Status::Complete(accepted) => accepted,
+        };
+        // The handshake crate refused extensions we did not offer; here the
+        // permessage-deflate answer's parameters are checked (RFC 7692 §7.1).
+        let answer = accepted
+            .extensions()
+            .iter()
+            .find(|e| e.name.eq_ignore_ascii_case(PERMESSAGE_DEFLATE));
+        let deflate = match (self.deflate, answer) {
+            (Some(policy), Some(answer)) => {
+                Some(policy.accept(answer).map_err(ConnectError::Deflate)?)
+            }
+            _ => None,
+        };
+        Ok(Some((
+            HandshakeResponse {
+                protocol: accepted.protocol().map(str::to_owned),
+                headers: accepted
+                    .headers()
+                    .iter()
+                    .map(|h| (h.name.to_owned(), h.value.to_vec()))
+                    .collect(),
+                deflate,
+            },
+            accepted.head_len(),
+        )))
     }
 }

@@ -86,6 +86,10 @@ pub enum ConnectError {
     /// The server's response is not a valid WebSocket upgrade.
     #[error("{0}")]
     Handshake(#[from] ws13_handshake::ResponseError),
+    /// The server's permessage-deflate answer is malformed or ignores what
+    /// the client required (RFC 7692 says to fail the connection).
+    #[error("{0}")]
+    Deflate(ws13_handshake::permessage_deflate::DeflateParamError),
     /// The server did not answer in time.
     #[error("the server did not answer the handshake within {0:?}")]
     Timeout(std::time::Duration),

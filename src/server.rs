@@ -5,6 +5,8 @@
 use std::time::Duration;
 
 use ws13_codec::Config;
+use ws13_codec::deflate::DeflateSettings;
+use ws13_handshake::permessage_deflate::{DeflateParams, DeflateServerPolicy, negotiate};
 use ws13_handshake::subprotocol::choose;
 use ws13_handshake::{
     Incoming, OriginPolicy, RequestError, RequestReader, ServerConfig, Status,
@@ -40,6 +42,12 @@ pub struct ServerOptions {
     /// request for any other path gets 404 before any upgrade. Empty (the
     /// default): every path is.
     pub paths: Vec<String>,
+    /// permessage-deflate (RFC 7692): `Some` accepts clients' offers within
+    /// this policy. Default `None`: compression costs about 300 KiB of zlib
+    /// state per connection, so it is opt-in.
+    pub deflate: Option<DeflateServerPolicy>,
+    /// Compression level and threshold when permessage-deflate is in use.
+    pub deflate_settings: DeflateSettings,
 }
 
 impl Default for ServerOptions {
@@ -51,6 +59,8 @@ impl Default for ServerOptions {
             subprotocol_preference: SubprotocolPreference::ClientOrder,
             handshake_timeout: Duration::from_secs(10),
             paths: Vec::new(),
+            deflate: None,
+            deflate_settings: DeflateSettings::default(),
         }
     }
 }
@@ -87,6 +97,12 @@ impl ServerOptions {
     fn serves(&self, target: &str) -> bool {
         let path = target.split_once('?').map_or(target, |(path, _)| path);
         self.paths.is_empty() || self.paths.iter().any(|p| p == path)
+    }
+
+    /// Enables permessage-deflate with `policy`.
+    pub fn deflate(mut self, policy: DeflateServerPolicy) -> Self {
+        self.deflate = Some(policy);
+        self
     }
 
     /// Sets the protocol configuration.
@@ -129,6 +145,8 @@ pub struct AcceptedRequest {
     pub protocol: Option<String>,
     /// Every header line of the request (cookies, authorization, ...).
     pub headers: Vec<(String, Vec<u8>)>,
+    /// The permessage-deflate parameters agreed, if compression is on.
+    pub deflate: Option<DeflateParams>,
 }
 
 /// The outcome of feeding request bytes to [`ServerHandshake::step`].
@@ -199,13 +217,26 @@ impl ServerHandshake {
                 let supported: Vec<&str> =
                     options.subprotocols.iter().map(String::as_str).collect();
                 let protocol = choose(ws.protocols(), &supported, options.subprotocol_preference);
+                let agreed = options
+                    .deflate
+                    .as_ref()
+                    .and_then(|policy| negotiate(ws.extensions(), policy));
                 let mut response = SwitchingProtocols::new(&ws);
+                let mut deflate = None;
+                if let Some((params, answer)) = &agreed {
+                    // The answer names an extension the client offered, so the
+                    // builder accepts it; if it did not, no compression.
+                    if let Ok(with_extension) = response.clone().extensions(answer) {
+                        response = with_extension;
+                        deflate = Some(*params);
+                    }
+                }
                 if let Some(protocol) = protocol {
-                    // A protocol the client offered is a valid token by construction.
-                    response = match response.protocol(protocol) {
-                        Ok(response) => response,
-                        Err(_) => SwitchingProtocols::new(&ws),
-                    };
+                    // A protocol the client offered is a valid token by
+                    // construction; if the builder still refused it, none.
+                    if let Ok(with_protocol) = response.clone().protocol(protocol) {
+                        response = with_protocol;
+                    }
                 }
                 ServerStep::Upgrade {
                     response: response.to_bytes(),
@@ -215,6 +246,7 @@ impl ServerHandshake {
                         origin: ws.origin().map(str::to_owned),
                         protocol: protocol.map(str::to_owned),
                         headers: own_headers(ws.headers()),
+                        deflate,
                     },
                 }
             }

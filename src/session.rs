@@ -6,8 +6,14 @@
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
-use ws13_codec::frame::OpCode;
-use ws13_codec::{CloseCode, Connection, Event, MaskKeySource, MessageKind, State};
+use ws13_codec::deflate::{DeflateSettings, PerMessageDeflate};
+use ws13_codec::frame::FrameError;
+use ws13_codec::frame::{OpCode, RSV1};
+use ws13_codec::{
+    CloseCode, Config, Connection, Event, MaskKeySource, MessageKind, ProtocolError, Role,
+    SendError, State,
+};
+use ws13_handshake::permessage_deflate::DeflateParams;
 
 use crate::error::{Error, Result};
 use crate::message::{CloseReason, Message, Utf8Bytes};
@@ -31,10 +37,39 @@ pub(crate) struct Session<K> {
     epoch: Instant,
     /// The transport reached end of file.
     pub(crate) eof: bool,
+    /// permessage-deflate, when negotiated.
+    deflate: Option<PerMessageDeflate>,
+    /// The compressed message being inflated.
+    inflated: Vec<u8>,
+}
+
+/// The connection configuration and compression state for what the handshake
+/// agreed: RSV1 becomes legal only when permessage-deflate was negotiated.
+pub(crate) fn negotiated(
+    role: Role,
+    mut config: Config,
+    agreed: Option<&DeflateParams>,
+    settings: DeflateSettings,
+) -> (Config, Option<PerMessageDeflate>) {
+    let Some(agreed) = agreed else {
+        return (config, None);
+    };
+    config.allowed_rsv |= RSV1;
+    let params = ws13_codec::deflate::DeflateParams {
+        server_no_context_takeover: agreed.server_no_context_takeover,
+        client_no_context_takeover: agreed.client_no_context_takeover,
+        server_max_window_bits: agreed.server_max_window_bits,
+        client_max_window_bits: agreed.client_max_window_bits,
+    };
+    (config, Some(PerMessageDeflate::new(role, params, settings)))
 }
 
 impl<K: MaskKeySource> Session<K> {
-    pub(crate) fn new(conn: Connection<K>, leftover: &[u8]) -> Self {
+    pub(crate) fn new(
+        conn: Connection<K>,
+        leftover: &[u8],
+        deflate: Option<PerMessageDeflate>,
+    ) -> Self {
         let mut session = Session {
             conn,
             read_buf: BytesMut::from(leftover),
@@ -42,6 +77,8 @@ impl<K: MaskKeySource> Session<K> {
             partial: None,
             epoch: Instant::now(),
             eof: false,
+            deflate,
+            inflated: Vec::new(),
         };
         session.handle_timeout();
         session
@@ -65,6 +102,26 @@ impl<K: MaskKeySource> Session<K> {
                 Ok(received) => {
                     let step = match received.event {
                         None => Step::NeedMore,
+                        Some(Event::Data(chunk)) if chunk.rsv & RSV1 != 0 => {
+                            let max = self.conn.config().max_message_size;
+                            match self.deflate.as_mut() {
+                                // RSV1 is only legal when deflate was negotiated.
+                                None => Step::Failed(ProtocolError::Frame(
+                                    FrameError::ReservedBitsSet(chunk.rsv),
+                                )),
+                                Some(deflate) => {
+                                    match deflate.inflate(&chunk, &mut self.inflated, max) {
+                                        Err(error) => Step::Failed(error),
+                                        Ok(()) if chunk.message_end => {
+                                            let data =
+                                                Bytes::from(core::mem::take(&mut self.inflated));
+                                            Step::Ready(Some(data_message(chunk.kind, data)))
+                                        }
+                                        Ok(()) => Step::Ready(None),
+                                    }
+                                }
+                            }
+                        }
                         Some(Event::Data(chunk)) if chunk.is_whole_message() => Step::Whole {
                             kind: chunk.kind,
                             start: chunk.payload.as_ptr() as usize - base,
@@ -103,6 +160,11 @@ impl<K: MaskKeySource> Session<K> {
             };
             self.queue_transmits();
             match step {
+                Step::Failed(error) => {
+                    let error = self.conn.fail(error);
+                    self.queue_transmits();
+                    return Err(error.into());
+                }
                 Step::NeedMore => {
                     self.read_buf.advance(consumed);
                     return Ok(None);
@@ -167,7 +229,30 @@ impl<K: MaskKeySource> Session<K> {
     }
 
     fn send_data(&mut self, opcode: OpCode, payload: Bytes) -> Result<()> {
+        let payload = match self.deflate.as_mut() {
+            Some(deflate) if deflate.should_compress(payload.len()) => {
+                // Check first: a message compressed but not sent would put the
+                // compressor's context out of step with the peer's.
+                if self.conn.state() != State::Open {
+                    return Err(SendError::CloseAlreadySent.into());
+                }
+                let mut compressed = Vec::with_capacity(payload.len() / 2 + 64);
+                deflate.deflate(&payload, &mut compressed);
+                let header =
+                    self.conn
+                        .data_frame_header_with_rsv(opcode, true, compressed.len(), RSV1)?;
+                self.queue_frame(header, Bytes::from(compressed));
+                return Ok(());
+            }
+            _ => payload,
+        };
         let header = self.conn.data_frame_header(opcode, true, payload.len())?;
+        self.queue_frame(header, payload);
+        Ok(())
+    }
+
+    /// Queues a frame: the header, then the payload (masked for a client).
+    fn queue_frame(&mut self, header: ws13_codec::OutgoingHeader, payload: Bytes) {
         self.out.push_copy(header.bytes());
         if header.mask_key().is_some() {
             let body = self.out.push_copy_mut(&payload);
@@ -175,7 +260,6 @@ impl<K: MaskKeySource> Session<K> {
         } else {
             self.out.push_bytes(payload);
         }
-        Ok(())
     }
 
     /// Queues our close frame and arms the close timeout.
@@ -235,6 +319,8 @@ enum Step {
     },
     /// A message built from copies (or nothing yet).
     Ready(Option<Message>),
+    /// A layer above the core (permessage-deflate) refused the message.
+    Failed(ProtocolError),
 }
 
 fn data_message(kind: MessageKind, payload: Bytes) -> Message {

@@ -60,7 +60,8 @@ use crate::out_queue::MAX_SLICES;
 use crate::server::{
     AcceptedRequest, HttpRequest, ServerHandshake, ServerOptions, ServerStep, http_response,
 };
-use crate::session::{Session, WRITE_HIGH_WATER};
+use crate::session::{Session, WRITE_HIGH_WATER, negotiated};
+use ws13_codec::deflate::PerMessageDeflate;
 
 /// What arrived on a server socket.
 #[derive(Debug)]
@@ -133,9 +134,15 @@ where
         } => {
             stream.write_all(&response).await?;
             stream.flush().await?;
-            let conn = Connection::server(options.protocol);
+            let (config, deflate) = negotiated(
+                Role::Server,
+                options.protocol,
+                request.deflate.as_ref(),
+                options.deflate_settings,
+            );
+            let conn = Connection::server(config);
             Ok(Accepted::WebSocket(
-                WebSocketStream::new(stream, conn, &buf[head_len..]),
+                WebSocketStream::new(stream, conn, &buf[head_len..], deflate),
                 request,
             ))
         }
@@ -199,9 +206,15 @@ where
     let (response, head_len, buf) = tokio::time::timeout(timeout, exchange)
         .await
         .map_err(|_| ConnectError::Timeout(timeout))??;
-    let conn = Connection::client(options.protocol, OsMaskKeys::new());
+    let (config, deflate) = negotiated(
+        Role::Client,
+        options.protocol,
+        response.deflate.as_ref(),
+        options.deflate_settings,
+    );
+    let conn = Connection::client(config, OsMaskKeys::new());
     Ok((
-        WebSocketStream::new(stream, conn, &buf[head_len..]),
+        WebSocketStream::new(stream, conn, &buf[head_len..], deflate),
         response,
     ))
 }
@@ -244,13 +257,18 @@ where
     /// Wraps a stream whose handshake is done; `leftover` holds bytes received
     /// after the handshake head.
     pub fn from_parts(stream: S, conn: Connection<K>, leftover: &[u8]) -> Self {
-        Self::new(stream, conn, leftover)
+        Self::new(stream, conn, leftover, None)
     }
 
-    fn new(stream: S, conn: Connection<K>, leftover: &[u8]) -> Self {
+    fn new(
+        stream: S,
+        conn: Connection<K>,
+        leftover: &[u8],
+        deflate: Option<PerMessageDeflate>,
+    ) -> Self {
         WebSocketStream {
             stream,
-            session: Session::new(conn, leftover),
+            session: Session::new(conn, leftover, deflate),
             timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
             timer_at: None,
             finish_until: None,

@@ -201,3 +201,34 @@ Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n"
         );
     }
 }
+
+#[test]
+fn permessage_deflate_is_negotiated_and_messages_survive_compression() {
+    for name in SERVERS {
+        let server = start_example(name, &[]);
+        let mut options = ClientOptions::default();
+        options.deflate = Some(ws13::handshake::permessage_deflate::DeflateClientPolicy {
+            client_no_context_takeover: false,
+            server_no_context_takeover: false,
+            server_max_window_bits: Some(10),
+        });
+        let (mut ws, response) = ws13::blocking::connect(&url(server.addr), &options).unwrap();
+        let agreed = response
+            .deflate
+            .expect("the server did not accept permessage-deflate");
+        assert_eq!(agreed.server_max_window_bits, 10, "{name}");
+        let chat = "κόσμε 中文 chat line, repeated so that it compresses well. ".repeat(500);
+        let sent = [
+            Message::text(chat.as_str()),
+            Message::text("short"),
+            Message::binary(large_payload()[..200_000].to_vec()),
+            Message::text(""),
+            Message::text(chat.as_str()),
+        ];
+        for message in &sent {
+            ws.send(message.clone()).unwrap();
+            assert_eq!(&ws.read().unwrap(), message, "{name}");
+        }
+        ws.close(CloseCode::NORMAL, "").unwrap();
+    }
+}
