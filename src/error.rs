@@ -74,7 +74,7 @@ pub enum ConnectError {
     },
     /// `wss://` needs a TLS transport, which this driver does not provide.
     #[error(
-        "wss:// needs TLS: connect a TLS stream yourself and pass it to the driver's `client` function"
+        "wss:// needs TLS: use ws13::tls::connect (feature `tls`), or connect a TLS stream yourself and pass it to the driver's `client` function"
     )]
     TlsUnsupported,
     /// The transport failed.
