@@ -363,11 +363,11 @@ pub fn handshake_structured(data: &[u8]) {
         return;
     };
     let mut origin = None;
-    if let Some(o) = &parts.origin {
-        if let Ok(next) = builder.clone().origin(o.as_str()) {
-            builder = next;
-            origin = Some(o.as_str());
-        }
+    if let Some(o) = &parts.origin
+        && let Ok(next) = builder.clone().origin(o.as_str())
+    {
+        builder = next;
+        origin = Some(o.as_str());
     }
     let mut protocols = Vec::new();
     for p in parts.protocols.iter().take(8) {
