@@ -533,8 +533,10 @@ impl<K: MaskKeySource> Connection<K> {
         }
     }
 
+    /// No more input is processed: the connection failed, the peer's close
+    /// arrived, or the peer let our close time out.
     fn receive_finished(&self) -> bool {
-        self.error.is_some() || self.close_received
+        self.error.is_some() || self.close_received || self.timers.close_timed_out
     }
 
     fn decode_rules(&self) -> DecodeRules {
@@ -626,6 +628,9 @@ impl<K: MaskKeySource> Connection<K> {
             } else {
                 self.incoming.or(Some((MessageKind::Binary, header.rsv)))
             };
+            // A prefix already taken in (before our close) is dropped with the
+            // rest of the frame; the next frame starts from scratch.
+            self.front_prefix = 0;
             self.frame = Some(frame);
             self.advance_frame(piece_len);
             return Ok(Step::Discard(header_len + piece_len));

@@ -2,6 +2,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::{Seen, TestKeys, client_frame, close_code_of, drain, feed_all, raw_frame};
 use ws13_codec::frame::OpCode;
 use ws13_codec::{CloseCode, Config, Connection, SendError, State};
@@ -269,4 +271,63 @@ fn encoding_into_a_short_buffer_fails_without_changing_state() {
         server.encode_data_frame(OpCode::Text, true, b"Hello", &mut out),
         Ok(7)
     );
+}
+
+// Found by fuzzing (fuzz/regressions/connection_server/stale-front-prefix-after-close).
+#[test]
+fn partial_frame_then_close_then_masked_ping_is_received_intact() {
+    let text = client_frame(0x81, b"abcdefghij");
+    let mut server = Connection::server(Config::default());
+    // Header and 5 of 10 payload bytes: unmasked and validated in place.
+    let mut input = text[..11].to_vec();
+    let received = server.receive(&mut input).unwrap();
+    assert_eq!((received.consumed, received.event), (0, None));
+    let _ = server.close(CloseCode::NORMAL, "").unwrap();
+    // The rest of the frame (dropped: we sent a close) and an empty ping.
+    input.extend_from_slice(&text[11..]);
+    input.extend_from_slice(&client_frame(0x89, b""));
+    let mut rest = 0;
+    let mut pings = 0;
+    while rest < input.len() {
+        let received = server.receive(&mut input[rest..]).unwrap();
+        rest += received.consumed;
+        match received.event {
+            Some(ws13_codec::Event::Ping(payload)) => {
+                assert_eq!(payload, b"");
+                pings += 1;
+            }
+            Some(other) => panic!("unexpected {other:?}"),
+            None => break,
+        }
+    }
+    assert_eq!(pings, 1);
+    // The same with a ping payload: it must arrive unmasked, byte for byte.
+    let mut server = Connection::server(Config::default());
+    let mut input = text[..11].to_vec();
+    let _ = server.receive(&mut input).unwrap();
+    let _ = server.close(CloseCode::NORMAL, "").unwrap();
+    input.extend_from_slice(&text[11..]);
+    input.extend_from_slice(&client_frame(0x89, b"ping-payload"));
+    let received = server.receive(&mut input).unwrap();
+    assert_eq!(
+        received.event,
+        Some(ws13_codec::Event::Ping(b"ping-payload"))
+    );
+}
+
+// Found by fuzzing (fuzz/regressions/connection_*/event-after-close-timeout).
+#[test]
+fn no_event_after_the_close_handshake_timed_out() {
+    let mut config = Config::default();
+    config.close_timeout = Duration::from_millis(10);
+    let mut server = Connection::server(config);
+    server.handle_timeout(Duration::ZERO);
+    let _ = server.close(CloseCode::NORMAL, "").unwrap();
+    server.handle_timeout(Duration::from_millis(1));
+    server.handle_timeout(Duration::from_millis(20));
+    assert_eq!(server.state(), State::Closed);
+    let mut input = client_frame(0x89, b"late");
+    let received = server.receive(&mut input).unwrap();
+    assert_eq!(received.event, None, "event after Closed");
+    assert_eq!(received.consumed, input.len());
 }
