@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""The echo load benchmark: ws13's async_echo example against echo servers on
+tokio-tungstenite, fastwebsockets and tokio-websockets, over loopback only.
+
+Builds everything (release), starts the four servers, measures idle-connection
+memory (VmRSS growth for --idle connections, servers fresh), then runs the
+load client against the servers interleaved (A B C D, the order rotated each
+round) for every configuration, --rounds times, and prints per configuration
+the median with min-max of messages/s and of the server's CPU time per
+message, the median p50/p99 latency, and the ratio of each server's CPU per
+message to the best peer's. Raw results go to --raw (JSON lines).
+
+    python3 benches/echo.py                 # the full run, about 9 minutes
+    python3 benches/echo.py --rounds 1 --secs 1 --quick
+"""
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+REL = os.path.join(TARGET, "release")
+
+SERVERS = [
+    ("ws13", [os.path.join(REL, "examples", "async_echo")], 9201),
+    ("tokio-tungstenite", [os.path.join(REL, "echo_tungstenite")], 9202),
+    ("fastwebsockets", [os.path.join(REL, "echo_fastwebsockets")], 9203),
+    ("tokio-websockets", [os.path.join(REL, "echo_tokio_websockets")], 9204),
+]
+PEERS = ["tokio-tungstenite", "fastwebsockets", "tokio-websockets"]
+
+
+def configs(quick):
+    sizes = [16, 1024, 65536]
+    out = [(s, c, 1) for s in sizes for c in ([1, 16] if quick else [1, 16, 128])]
+    out += [(s, 16, 8) for s in sizes]
+    return out
+
+
+def build():
+    env = dict(os.environ, CARGO_TARGET_DIR=TARGET)
+    subprocess.run(["cargo", "build", "--release", "-q", "--features", "tokio",
+                    "--example", "async_echo"], cwd=ROOT, check=True, env=env)
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "ws13-benches", "--bins"],
+                   cwd=ROOT, check=True, env=env)
+
+
+def start_servers(servers):
+    procs = {}
+    for name, cmd, port in servers:
+        p = subprocess.Popen(cmd + ["--addr", f"127.0.0.1:{port}"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs[name] = p
+    time.sleep(0.5)
+    for name, p in procs.items():
+        if p.poll() is not None:
+            sys.exit(f"server {name} exited at start")
+    return procs
+
+
+def stop_servers(procs):
+    for p in procs.values():
+        p.terminate()
+    for p in procs.values():
+        try:
+            p.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def load(port, pid, size, conns, inflight, secs, warmup, idle=0):
+    cmd = [os.path.join(REL, "echo_load"), "--addr", f"127.0.0.1:{port}", "--pid", str(pid)]
+    if idle:
+        cmd += ["--idle", str(idle)]
+    else:
+        cmd += ["--size", str(size), "--conns", str(conns), "--inflight", str(inflight),
+                "--secs", str(secs), "--warmup", str(warmup)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    lines = [l for l in out.stdout.splitlines() if l.startswith("{")]
+    if out.returncode != 0 or not lines:
+        print(f"  load client failed on port {port}: {out.stderr.strip()[:300]}", file=sys.stderr)
+        return None
+    return json.loads(lines[-1])
+
+
+def fmt_range(values, digits):
+    med = statistics.median(values)
+    return f"{med:.{digits}f} ({min(values):.{digits}f}–{max(values):.{digits}f})"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--secs", type=float, default=2.0)
+    ap.add_argument("--warmup", type=float, default=0.5)
+    ap.add_argument("--idle", type=int, default=10000,
+                    help="idle connections for the memory figure (0: skip)")
+    ap.add_argument("--quick", action="store_true", help="skip the 128-connection rows")
+    ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--ws13", help="another async_echo binary to measure as ws13")
+    ap.add_argument("--raw", default=os.path.join(TARGET, "echo-raw.jsonl"))
+    args = ap.parse_args()
+
+    started = time.time()
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if args.idle + 64 > hard:
+        args.idle = max(hard - 64, 0)
+        print(f"(open-file limit {hard}: idle connections reduced to {args.idle})", file=sys.stderr)
+    if not args.no_build:
+        build()
+    servers = list(SERVERS)
+    if args.ws13:
+        servers[0] = ("ws13", [args.ws13], servers[0][2])
+    print(f"# echo benchmark, {time.strftime('%Y-%m-%d %H:%M %Z')}, "
+          f"load {open('/proc/loadavg').read().split()[:3]}")
+
+    procs = start_servers(servers)
+    try:
+        if args.idle:
+            print(f"\n## Idle connections: server VmRSS growth for {args.idle} connections\n")
+            print("| server | RSS before (KiB) | RSS after (KiB) | per connection (bytes) |")
+            print("|---|---:|---:|---:|")
+            for name, _, port in servers:
+                r = load(port, procs[name].pid, 0, 0, 0, 0, 0, idle=args.idle)
+                if r:
+                    print(f"| {name} | {r['rss_before_kib']} | {r['rss_after_kib']} | "
+                          f"{r['rss_per_conn_bytes']:.0f} |", flush=True)
+            # Fresh servers for the load runs: the idle connections are gone,
+            # but their memory is not.
+            stop_servers(procs)
+            procs = start_servers(servers)
+
+        results = {}
+        raw = open(args.raw, "w")
+        for rnd in range(args.rounds):
+            order = servers[rnd % len(servers):] + servers[:rnd % len(servers)]
+            for size, conns, inflight in configs(args.quick):
+                for name, _, port in order:
+                    r = load(port, procs[name].pid, size, conns, inflight, args.secs, args.warmup)
+                    if r is None:
+                        continue
+                    r["server"] = name
+                    r["round"] = rnd
+                    raw.write(json.dumps(r) + "\n")
+                    results.setdefault((size, conns, inflight), {}).setdefault(name, []).append(r)
+            print(f"round {rnd + 1}/{args.rounds} done at {time.time() - started:.0f} s",
+                  file=sys.stderr, flush=True)
+        raw.close()
+    finally:
+        stop_servers(procs)
+
+    print("\n## Echo: medians of", args.rounds, "interleaved rounds (min–max);",
+          f"{args.secs:g} s per run after {args.warmup:g} s warm-up\n")
+    print("CPU/msg is the server's CPU time (all threads, /proc/PID/task/*/schedstat) per echoed"
+          " message; 'vs best peer' divides it by the lowest peer median.\n")
+    for (size, conns, inflight), by_server in results.items():
+        print(f"### {size} B, {conns} connection(s), {inflight} in flight\n")
+        print("| server | messages/s | p50 µs | p99 µs | server CPU µs/msg | vs best peer |")
+        print("|---|---:|---:|---:|---:|---:|")
+        cpu = {n: statistics.median(r["cpu_us_per_msg"] for r in rs) for n, rs in by_server.items()}
+        peer_cpu = [cpu[p] for p in PEERS if p in cpu]
+        best = min(peer_cpu) if peer_cpu else None
+        for name, _, _ in servers:
+            rs = by_server.get(name)
+            if not rs:
+                continue
+            ratio = f"{cpu[name] / best:.2f}×" if best else "–"
+            print(f"| {name} | {fmt_range([r['msgs_per_s'] for r in rs], 0)} | "
+                  f"{statistics.median(r['p50_us'] for r in rs):.1f} | "
+                  f"{statistics.median(r['p99_us'] for r in rs):.1f} | "
+                  f"{fmt_range([r['cpu_us_per_msg'] for r in rs], 2)} | {ratio} |")
+        print()
+    print(f"total time {time.time() - started:.0f} s; load now "
+          f"{open('/proc/loadavg').read().split()[:3]}; raw results in {args.raw}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+//! Echo server on fastwebsockets, as its docs show: a hyper HTTP/1 server whose
+//! handler upgrades, then a `FragmentCollector` that writes every text or
+//! binary frame back (auto pong and auto close on).
+//!
+//! `echo_fastwebsockets [--addr 127.0.0.1:9103]`
+
+use fastwebsockets::{FragmentCollector, OpCode, WebSocketError, upgrade};
+use http_body_util::Empty;
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+async fn echo(fut: upgrade::UpgradeFut) -> Result<(), WebSocketError> {
+    let mut ws = FragmentCollector::new(fut.await?);
+    loop {
+        let frame = ws.read_frame().await?;
+        match frame.opcode {
+            OpCode::Close => return Ok(()),
+            OpCode::Text | OpCode::Binary => ws.write_frame(frame).await?,
+            _ => {}
+        }
+    }
+}
+
+async fn handle(mut request: Request<Incoming>) -> Result<Response<Empty<Bytes>>, WebSocketError> {
+    let (response, fut) = upgrade::upgrade(&mut request)?;
+    tokio::spawn(async move {
+        let _ = echo(fut).await;
+    });
+    Ok(response)
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let listener = TcpListener::bind(ws13_benches::flag_addr("127.0.0.1:9103")).await?;
+    println!("echo_fastwebsockets listening on {}", listener.local_addr()?);
+    loop {
+        let (tcp, _) = listener.accept().await?;
+        tcp.set_nodelay(true)?;
+        tokio::spawn(async move {
+            let io = TokioIo::new(tcp);
+            let _ = http1::Builder::new()
+                .serve_connection(io, service_fn(handle))
+                .with_upgrades()
+                .await;
+        });
+    }
+}
