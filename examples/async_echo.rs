@@ -56,7 +56,7 @@ async fn serve(transport: Transport, tcp: TcpStream, shutdown: watch::Receiver<b
         Err(e) => return eprintln!("TLS handshake failed: {e}"),
     };
     match accept(stream, &server_options()).await {
-        Ok(Accepted::WebSocket(ws, _request)) => echo(ws, shutdown).await,
+        Ok(Accepted::WebSocket(ws, _)) => echo(ws, shutdown).await,
         Ok(Accepted::Http(http)) => {
             let (status, body) = common::echo_server_http_answer(&http.request.path);
             let _ = http

@@ -299,6 +299,18 @@ impl<K: MaskKeySource> Session<K> {
         not(feature = "tokio"),
         allow(dead_code, reason = "used by the tokio driver")
     )]
+    /// Drops a read buffer that a large message left big, once it is empty,
+    /// so an idle connection goes back to holding almost nothing.
+    #[cfg_attr(
+        not(feature = "tokio"),
+        allow(dead_code, reason = "used by the tokio driver")
+    )]
+    pub(crate) fn release_idle_buffer(&mut self) {
+        if self.read_buf.is_empty() && self.read_buf.capacity() > READ_CHUNK {
+            self.read_buf = bytes::BytesMut::new();
+        }
+    }
+
     pub(crate) fn reserve_for_read(&mut self) {
         let needed = self
             .conn

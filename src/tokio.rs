@@ -39,13 +39,14 @@
 //! ```
 
 use std::io::{self, IoSlice};
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use futures_core::Stream;
 use futures_sink::Sink;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::Sleep;
 use tokio_util::io::poll_read_buf;
@@ -60,7 +61,7 @@ use crate::out_queue::MAX_SLICES;
 use crate::server::{
     AcceptedRequest, HttpRequest, ServerHandshake, ServerOptions, ServerStep, http_response,
 };
-use crate::session::{Session, WRITE_HIGH_WATER, negotiated};
+use crate::session::{READ_CHUNK, Session, WRITE_HIGH_WATER, negotiated};
 use ws13_codec::deflate::PerMessageDeflate;
 
 /// What arrived on a server socket.
@@ -308,6 +309,24 @@ where
         Poll::Ready(Ok(()))
     }
 
+    /// Reads what is available into the session buffer; `Ready(Ok(0))` at
+    /// end of file. With nothing pending it reads into a stack buffer and
+    /// copies out only what arrived, so an idle connection holds no read
+    /// buffer; inside a frame it reads straight into the session buffer,
+    /// reserved for the rest of the frame.
+    fn poll_read_input(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        if !self.session.read_buf.is_empty() {
+            self.session.reserve_for_read();
+            return poll_read_buf(Pin::new(&mut self.stream), cx, &mut self.session.read_buf);
+        }
+        self.session.release_idle_buffer();
+        let mut scratch = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+        let mut buf = ReadBuf::uninit(&mut scratch);
+        ready!(Pin::new(&mut self.stream).poll_read(cx, &mut buf))?;
+        self.session.read_buf.extend_from_slice(buf.filled());
+        Poll::Ready(Ok(buf.filled().len()))
+    }
+
     /// Fires the core's timer when its deadline has passed; `Ready` if it did.
     fn poll_timer(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let deadline = match (self.session.deadline(), self.finish_until) {
@@ -427,8 +446,13 @@ where
         loop {
             match this.session.next_message() {
                 Ok(Some(message)) => {
-                    // Pongs and close replies go out now, not on the next write.
-                    let _ = this.poll_write_out(cx);
+                    // A pong or a close reply goes out now, not on the next
+                    // user write. Echoes of data messages wait for the write
+                    // before the next wait for input, so a batch of them
+                    // leaves in one writev.
+                    if !message.is_data() {
+                        let _ = this.poll_write_out(cx);
+                    }
                     return Poll::Ready(Some(Ok(message)));
                 }
                 Ok(None) => {}
@@ -449,8 +473,7 @@ where
             if this.poll_timer(cx).is_ready() {
                 continue;
             }
-            this.session.reserve_for_read();
-            match poll_read_buf(Pin::new(&mut this.stream), cx, &mut this.session.read_buf) {
+            match this.poll_read_input(cx) {
                 Poll::Ready(Ok(0)) => {
                     let error = this.session.eof_error();
                     this.ended = true;

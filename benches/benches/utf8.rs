@@ -23,8 +23,11 @@ fn feed_pieces(v: &mut Utf8Validator, bytes: &[u8]) -> bool {
     v.finish().is_ok()
 }
 
+/// A named generator of text of a given size.
+type TextMaker = (&'static str, fn(usize) -> String);
+
 fn utf8(c: &mut Criterion) {
-    let texts: [(&str, fn(usize) -> String); 3] = [
+    let texts: [TextMaker; 3] = [
         ("ascii", ascii_text),
         ("chinese", chinese_text),
         ("emoji", emoji_text),

@@ -342,6 +342,20 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
+/// Lets ws13's blocking driver accept over the in-memory stream.
+impl ws13::blocking::Transport for MemStream<'_> {}
+
+/// The value of `--addr HOST:PORT`, or `default`.
+pub fn flag_addr(default: &str) -> std::net::SocketAddr {
+    let args: Vec<String> = std::env::args().collect();
+    let addr = args
+        .iter()
+        .position(|a| a == "--addr")
+        .and_then(|i| args.get(i + 1))
+        .map_or(default, String::as_str);
+    addr.parse().expect("--addr HOST:PORT")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -374,18 +388,4 @@ mod tests {
         }
         assert_eq!(ends, 10);
     }
-}
-
-/// Lets ws13's blocking driver accept over the in-memory stream.
-impl ws13::blocking::Transport for MemStream<'_> {}
-
-/// The value of `--addr HOST:PORT`, or `default`.
-pub fn flag_addr(default: &str) -> std::net::SocketAddr {
-    let args: Vec<String> = std::env::args().collect();
-    let addr = args
-        .iter()
-        .position(|a| a == "--addr")
-        .and_then(|i| args.get(i + 1))
-        .map_or(default, String::as_str);
-    addr.parse().expect("--addr HOST:PORT")
 }

@@ -36,7 +36,10 @@ async fn handle(mut request: Request<Incoming>) -> Result<Response<Empty<Bytes>>
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let listener = TcpListener::bind(ws13_benches::flag_addr("127.0.0.1:9103")).await?;
-    println!("echo_fastwebsockets listening on {}", listener.local_addr()?);
+    println!(
+        "echo_fastwebsockets listening on {}",
+        listener.local_addr()?
+    );
     loop {
         let (tcp, _) = listener.accept().await?;
         tcp.set_nodelay(true)?;

@@ -65,7 +65,11 @@ fn server_cpu(pid: u32) -> (u64, u64) {
     if let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) {
         for task in dir.flatten() {
             if let Ok(s) = std::fs::read_to_string(task.path().join("schedstat")) {
-                sched += s.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+                sched += s
+                    .split_whitespace()
+                    .next()
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0);
             }
         }
     }
@@ -107,7 +111,9 @@ async fn connect(addr: &str) -> std::io::Result<(TcpStream, Vec<u8>)> {
         }
         if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             if !buf.starts_with(b"HTTP/1.1 101") {
-                return Err(std::io::Error::other(String::from_utf8_lossy(&buf).into_owned()));
+                return Err(std::io::Error::other(
+                    String::from_utf8_lossy(&buf).into_owned(),
+                ));
             }
             return Ok((tcp, buf.split_off(end + 4)));
         }
@@ -144,18 +150,32 @@ struct Window {
     end: Instant,
 }
 
-/// Runs one connection: returns the latencies (ns) of echoes received inside
-/// the measurement window.
-async fn run_connection(
-    mut tcp: TcpStream,
-    mut buf: Vec<u8>,
+/// What every connection of one run shares.
+#[derive(Clone)]
+struct Run {
     size: usize,
     inflight: usize,
     frame: Arc<Vec<u8>>,
     ready: Arc<Barrier>,
     window: Arc<std::sync::OnceLock<Window>>,
     stop: Arc<AtomicBool>,
+}
+
+/// Runs one connection: returns the latencies (ns) of echoes received inside
+/// the measurement window.
+async fn run_connection(
+    mut tcp: TcpStream,
+    mut buf: Vec<u8>,
+    run: Run,
 ) -> std::io::Result<Vec<u32>> {
+    let Run {
+        size,
+        inflight,
+        frame,
+        ready,
+        window,
+        stop,
+    } = run;
     ready.wait().await;
     let window = window.get().expect("window set before the barrier opens");
     let mut latencies = Vec::new();
@@ -246,16 +266,15 @@ fn main() -> std::io::Result<()> {
         let mut tasks = Vec::new();
         for _ in 0..args.conns {
             let (tcp, leftover) = connect(&args.addr).await?;
-            tasks.push(tokio::spawn(run_connection(
-                tcp,
-                leftover,
-                args.size,
-                args.inflight,
-                frame.clone(),
-                ready.clone(),
-                window.clone(),
-                stop.clone(),
-            )));
+            let run = Run {
+                size: args.size,
+                inflight: args.inflight,
+                frame: frame.clone(),
+                ready: ready.clone(),
+                window: window.clone(),
+                stop: stop.clone(),
+            };
+            tasks.push(tokio::spawn(run_connection(tcp, leftover, run)));
         }
         let t0 = Instant::now();
         let start = t0 + Duration::from_secs_f64(args.warmup);

@@ -9,7 +9,10 @@ use tokio::net::TcpListener;
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let listener = TcpListener::bind(ws13_benches::flag_addr("127.0.0.1:9104")).await?;
-    println!("echo_tokio_websockets listening on {}", listener.local_addr()?);
+    println!(
+        "echo_tokio_websockets listening on {}",
+        listener.local_addr()?
+    );
     loop {
         let (tcp, _) = listener.accept().await?;
         tcp.set_nodelay(true)?;
