@@ -17,7 +17,7 @@ HALF=$(( SECONDS_PER_TARGET / 2 > 0 ? SECONDS_PER_TARGET / 2 : 1 ))
 cd "$(dirname "$0")"
 
 ASAN_TARGETS=(frame_header handshake_request handshake_response)
-PLAIN_TARGETS=(connection_server connection_client roundtrip handshake_structured)
+PLAIN_TARGETS=(connection_server connection_client roundtrip handshake_structured inflate)
 ASAN_DIR=target-asan
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
@@ -73,7 +73,7 @@ run_pair() {
 run_pair asan frame_header asan handshake_request
 run_pair asan handshake_response plain handshake_structured
 run_pair plain connection_server plain connection_client
-run_pair plain roundtrip
+run_pair plain roundtrip plain inflate
 
 echo "run.sh: finished in $(( $(date +%s) - start )) s (build included)"
 if [ ${#failed[@]} -gt 0 ]; then

@@ -16,12 +16,15 @@ pub mod connection;
 pub mod frame_header;
 #[path = "handshake.rs"]
 pub mod handshake;
+#[path = "inflate.rs"]
+pub mod inflate;
 #[path = "roundtrip.rs"]
 pub mod roundtrip;
 
 pub use connection::{connection_client, connection_server};
 pub use frame_header::frame_header;
 pub use handshake::{handshake_request, handshake_response, handshake_structured};
+pub use inflate::inflate;
 pub use roundtrip::roundtrip;
 
 /// A target body: panics when an invariant is broken.
@@ -37,4 +40,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("handshake_request", handshake_request),
     ("handshake_response", handshake_response),
     ("handshake_structured", handshake_structured),
+    ("inflate", inflate),
 ];
