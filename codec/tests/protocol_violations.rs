@@ -326,3 +326,33 @@ fn text_frame_validated_in_pieces_is_delivered_whole_and_intact() {
         );
     }
 }
+
+#[test]
+fn large_masked_text_is_unmasked_and_validated_across_block_boundaries() {
+    // The core unmasks and validates text in 16 KiB blocks: 3-byte characters
+    // straddle every block boundary of this 40 KiB frame (16384 is not a
+    // multiple of 3), whether the frame arrives whole or in pieces.
+    let text = "中文 ws13 ".repeat(40 * 1024 / 12);
+    let wire = client_frame(0x81, text.as_bytes());
+    for step in [usize::MAX, 16 * 1024 + 1, 5000, 777] {
+        let mut server = Connection::server(Config::default());
+        let out = common::feed(&mut server, &wire, || step, usize::MAX);
+        assert_eq!(
+            out.messages(),
+            vec![(ws13_codec::MessageKind::Text, text.as_bytes().to_vec())],
+            "step {step}"
+        );
+    }
+    // A stray continuation byte in the third block fails the connection with
+    // 1007, however the frame is cut.
+    let mut bad = text.into_bytes();
+    let at = 2 * 16 * 1024 + 100;
+    bad[at] = 0x80;
+    let wire = client_frame(0x81, &bad);
+    for step in [usize::MAX, 16 * 1024 + 1, 5000, 777] {
+        let mut server = Connection::server(Config::default());
+        let out = common::feed(&mut server, &wire, || step, usize::MAX);
+        assert_eq!(out.failed_with(), Some(1007), "step {step}");
+        assert_eq!(server.state(), State::Closed);
+    }
+}
