@@ -43,7 +43,7 @@ use crate::out_queue::MAX_SLICES;
 use crate::server::{
     AcceptedRequest, HttpRequest, ServerHandshake, ServerOptions, ServerStep, http_response,
 };
-use crate::session::{READ_CHUNK, Session, WRITE_HIGH_WATER, negotiated};
+use crate::session::{READ_CHUNK, Session, WRITE_HIGH_WATER, append, negotiated};
 use ws13_codec::deflate::PerMessageDeflate;
 
 /// A byte stream the blocking driver can run on. Read timeouts let it keep
@@ -413,7 +413,7 @@ impl<S: Transport, K: MaskKeySource> WebSocket<S, K> {
         match self.stream.read(&mut self.scratch) {
             Ok(0) => Err(self.session.eof_error()),
             Ok(n) => {
-                self.session.read_buf.extend_from_slice(&self.scratch[..n]);
+                append(&mut self.session.read_buf, &self.scratch[..n]);
                 Ok(())
             }
             Err(e) if is_timeout(&e) => {

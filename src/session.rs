@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
+use ws13_codec::copy::copy_pieces;
 use ws13_codec::deflate::{DeflateSettings, PerMessageDeflate};
 use ws13_codec::frame::FrameError;
 use ws13_codec::frame::{OpCode, RSV1};
@@ -131,7 +132,7 @@ impl<K: MaskKeySource> Session<K> {
                             let partial = self
                                 .partial
                                 .get_or_insert_with(|| (chunk.kind, BytesMut::new()));
-                            partial.1.extend_from_slice(chunk.payload);
+                            append(&mut partial.1, chunk.payload);
                             let message = if chunk.message_end {
                                 self.partial.take()
                             } else {
@@ -293,12 +294,6 @@ impl<K: MaskKeySource> Session<K> {
         }
     }
 
-    /// Makes room for the next read: at least what the current frame needs,
-    /// capped so that a large frame grows the buffer in steps.
-    #[cfg_attr(
-        not(feature = "tokio"),
-        allow(dead_code, reason = "used by the tokio driver")
-    )]
     /// Drops a read buffer that a large message left big, once it is empty,
     /// so an idle connection goes back to holding almost nothing.
     #[cfg_attr(
@@ -311,6 +306,12 @@ impl<K: MaskKeySource> Session<K> {
         }
     }
 
+    /// Makes room for the next read: at least what the current frame needs,
+    /// capped so that a large frame grows the buffer in steps.
+    #[cfg_attr(
+        not(feature = "tokio"),
+        allow(dead_code, reason = "used by the tokio driver")
+    )]
     pub(crate) fn reserve_for_read(&mut self) {
         let needed = self
             .conn
@@ -333,6 +334,16 @@ enum Step {
     Ready(Option<Message>),
     /// A layer above the core (permessage-deflate) refused the message.
     Failed(ProtocolError),
+}
+
+/// Appends `src` to `buf`, in pieces where one `memcpy` would hit its
+/// 4 KiB-aliasing slow path (see [`ws13_codec::copy`]).
+pub(crate) fn append(buf: &mut BytesMut, src: &[u8]) {
+    buf.reserve(src.len());
+    let end = buf.as_ptr().wrapping_add(buf.len());
+    for piece in copy_pieces(src, end) {
+        buf.extend_from_slice(piece);
+    }
 }
 
 fn data_message(kind: MessageKind, payload: Bytes) -> Message {

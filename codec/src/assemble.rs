@@ -5,6 +5,7 @@
 
 use alloc::vec::Vec;
 
+use crate::copy::extend_payload;
 use crate::event::{DataChunk, MessageKind};
 
 /// A complete data message, owned.
@@ -63,12 +64,11 @@ impl MessageAssembler {
         let kind = self.kind?;
         if chunk.is_whole_message() {
             self.kind = None;
-            return Some(Message {
-                kind,
-                data: chunk.payload.to_vec(),
-            });
+            let mut data = Vec::new();
+            extend_payload(&mut data, chunk.payload);
+            return Some(Message { kind, data });
         }
-        self.data.extend_from_slice(chunk.payload);
+        extend_payload(&mut self.data, chunk.payload);
         if chunk.message_end {
             self.kind = None;
             return Some(Message {

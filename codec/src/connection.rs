@@ -37,6 +37,7 @@ use core::time::Duration;
 
 use crate::close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
 use crate::config::Config;
+use crate::copy::copy_payload;
 use crate::error::{ProtocolError, SendError};
 use crate::event::{DataChunk, Event, MessageKind};
 use crate::frame::{
@@ -1017,7 +1018,7 @@ impl<K: MaskKeySource> Connection<K> {
         let header_len = header.bytes().len();
         out[..header_len].copy_from_slice(header.bytes());
         let body = &mut out[header_len..header_len + payload.len()];
-        body.copy_from_slice(payload);
+        copy_payload(body, payload);
         header.mask_payload(body, 0);
         Ok(header_len + payload.len())
     }

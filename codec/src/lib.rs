@@ -15,6 +15,7 @@
 //! | [`utf8`] | incremental, fail-fast UTF-8 validation for fragmented text |
 //! | [`close`] | close codes and close-frame payloads |
 //! | [`connection`] | the state machine: fragmentation, control frames, close handshake, limits |
+//! | [`copy`] | payload copies that avoid `memcpy`'s 4 KiB-aliasing slow path |
 //! | [`event`] | what the state machine reports; payloads borrow the caller's buffer |
 //! | [`error`] | protocol violations (each with its close code) and refused sends |
 //! | [`config`] | limits and switches |
@@ -50,6 +51,7 @@ pub mod assemble;
 pub mod close;
 pub mod config;
 pub mod connection;
+pub mod copy;
 #[cfg(feature = "deflate")]
 pub mod deflate;
 pub mod error;
