@@ -12,6 +12,12 @@ message to the best peer's. Raw results go to --raw (JSON lines).
 
     python3 benches/echo.py                 # the full run, about 9 minutes
     python3 benches/echo.py --rounds 1 --secs 1 --quick
+    python3 benches/echo.py --threads 1 --inflight-only --idle 0
+
+With --threads N every server runs on the same runtime: N tokio worker
+threads, or a current-thread runtime for N = 1 (the shape of uWebSockets'
+single-threaded event loop). Without it, each uses tokio's default
+multi-thread runtime.
 """
 
 import argparse
@@ -36,9 +42,10 @@ SERVERS = [
 PEERS = ["tokio-tungstenite", "fastwebsockets", "tokio-websockets"]
 
 
-def configs(quick):
+def configs(quick, inflight_only):
     sizes = [16, 1024, 65536]
-    out = [(s, c, 1) for s in sizes for c in ([1, 16] if quick else [1, 16, 128])]
+    out = [] if inflight_only else [
+        (s, c, 1) for s in sizes for c in ([1, 16] if quick else [1, 16, 128])]
     out += [(s, 16, 8) for s in sizes]
     return out
 
@@ -51,10 +58,11 @@ def build():
                    cwd=ROOT, check=True, env=env)
 
 
-def start_servers(servers):
+def start_servers(servers, threads):
     procs = {}
+    runtime = ["--threads", str(threads)] if threads else []
     for name, cmd, port in servers:
-        p = subprocess.Popen(cmd + ["--addr", f"127.0.0.1:{port}"],
+        p = subprocess.Popen(cmd + ["--addr", f"127.0.0.1:{port}"] + runtime,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs[name] = p
     time.sleep(0.5)
@@ -102,6 +110,10 @@ def main():
     ap.add_argument("--idle", type=int, default=10000,
                     help="idle connections for the memory figure (0: skip)")
     ap.add_argument("--quick", action="store_true", help="skip the 128-connection rows")
+    ap.add_argument("--inflight-only", action="store_true",
+                    help="only the rows with 8 messages in flight")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="runtime threads for every server (1: current-thread; default: tokio's)")
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--ws13", help="another async_echo binary to measure as ws13")
     ap.add_argument("--raw", default=os.path.join(TARGET, "echo-raw.jsonl"))
@@ -118,10 +130,12 @@ def main():
     servers = list(SERVERS)
     if args.ws13:
         servers[0] = ("ws13", [args.ws13], servers[0][2])
+    runtime = (f"{args.threads} worker thread(s)" if args.threads > 1 else
+               "current-thread" if args.threads == 1 else "tokio's default multi-thread")
     print(f"# echo benchmark, {time.strftime('%Y-%m-%d %H:%M %Z')}, "
-          f"load {open('/proc/loadavg').read().split()[:3]}")
+          f"load {open('/proc/loadavg').read().split()[:3]}, every server on a {runtime} runtime")
 
-    procs = start_servers(servers)
+    procs = start_servers(servers, args.threads)
     try:
         if args.idle:
             print(f"\n## Idle connections: server VmRSS growth for {args.idle} connections\n")
@@ -135,13 +149,13 @@ def main():
             # Fresh servers for the load runs: the idle connections are gone,
             # but their memory is not.
             stop_servers(procs)
-            procs = start_servers(servers)
+            procs = start_servers(servers, args.threads)
 
         results = {}
         raw = open(args.raw, "w")
         for rnd in range(args.rounds):
             order = servers[rnd % len(servers):] + servers[:rnd % len(servers)]
-            for size, conns, inflight in configs(args.quick):
+            for size, conns, inflight in configs(args.quick, args.inflight_only):
                 for name, _, port in order:
                     r = load(port, procs[name].pid, size, conns, inflight, args.secs, args.warmup)
                     if r is None:

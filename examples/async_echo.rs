@@ -3,12 +3,16 @@
 //! ```text
 //! cargo run --features tokio --example async_echo -- --addr 127.0.0.1:9001
 //! cargo run --features tls --example async_echo -- --cert dev-cert/cert.pem --key dev-cert/key.pem
+//! cargo run --features tokio --example async_echo -- --threads 1
 //! ```
 //!
 //! Echoes text and binary messages unchanged (a fragmented message comes back
 //! as one), answers `GET /health` with `ok` on the same port, and on Ctrl-C
 //! closes every connection with 1001 (going away). With `--cert` and `--key`
-//! (PEM files, e.g. from the `gen_cert` example) it serves `wss://`.
+//! (PEM files, e.g. from the `gen_cert` example) it serves `wss://`. It runs
+//! on tokio's multi-thread runtime; `--threads N` sets the worker threads,
+//! and `--threads 1` runs everything on one thread (a current-thread
+//! runtime: no wake-ups across threads, the cheapest per message).
 
 mod common;
 #[path = "common/tls_server.rs"]
@@ -23,8 +27,29 @@ use ws13::{CloseCode, ServerOptions};
 
 use tls_server::{ServerStream, Transport};
 
-#[tokio::main]
-async fn main() -> std::io::Result<()> {
+fn main() -> std::io::Result<()> {
+    let threads = common::flag("threads").map(|n| {
+        n.parse::<usize>()
+            .ok()
+            .filter(|&n| n > 0)
+            .unwrap_or_else(|| {
+                eprintln!("--threads {n:?} is not a positive number");
+                std::process::exit(2);
+            })
+    });
+    let mut runtime = match threads {
+        Some(1) => tokio::runtime::Builder::new_current_thread(),
+        Some(n) => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(n);
+            builder
+        }
+        None => tokio::runtime::Builder::new_multi_thread(),
+    };
+    runtime.enable_all().build()?.block_on(run())
+}
+
+async fn run() -> std::io::Result<()> {
     let transport = Transport::from_flags();
     let listener = TcpListener::bind(common::listen_addr()).await?;
     let scheme = transport.ws_scheme();
@@ -68,8 +93,19 @@ async fn serve(transport: Transport, tcp: TcpStream, shutdown: watch::Receiver<b
 }
 
 async fn echo(mut ws: WebSocketStream<ServerStream>, mut shutdown: watch::Receiver<bool>) {
+    // One shutdown future for the whole connection, not one per message;
+    // checked first, so even a connection that never runs dry sees it.
+    let shutdown = shutdown.changed();
+    tokio::pin!(shutdown);
     loop {
         tokio::select! {
+            biased;
+            _ = &mut shutdown => {
+                if ws.start_close(CloseCode::GOING_AWAY, "server shutting down").is_ok() {
+                    let _ = ws.close().await;
+                }
+                return;
+            }
             message = ws.next() => match message {
                 // `feed` queues; the stream writes all queued echoes at once
                 // before it waits for more input.
@@ -81,12 +117,6 @@ async fn echo(mut ws: WebSocketStream<ServerStream>, mut shutdown: watch::Receiv
                 Some(Ok(_)) => {}
                 Some(Err(_)) | None => return,
             },
-            _ = shutdown.changed() => {
-                if ws.start_close(CloseCode::GOING_AWAY, "server shutting down").is_ok() {
-                    let _ = ws.close().await;
-                }
-                return;
-            }
         }
     }
 }

@@ -345,15 +345,37 @@ pub fn runtime() -> tokio::runtime::Runtime {
 /// Lets ws13's blocking driver accept over the in-memory stream.
 impl ws13::blocking::Transport for MemStream<'_> {}
 
+/// The value of `--NAME VALUE` on the command line, if given.
+fn flag(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    let position = args.iter().position(|a| *a == format!("--{name}"))?;
+    args.get(position + 1).cloned()
+}
+
 /// The value of `--addr HOST:PORT`, or `default`.
 pub fn flag_addr(default: &str) -> std::net::SocketAddr {
-    let args: Vec<String> = std::env::args().collect();
-    let addr = args
-        .iter()
-        .position(|a| a == "--addr")
-        .and_then(|i| args.get(i + 1))
-        .map_or(default, String::as_str);
-    addr.parse().expect("--addr HOST:PORT")
+    flag("addr")
+        .as_deref()
+        .unwrap_or(default)
+        .parse()
+        .expect("--addr HOST:PORT")
+}
+
+/// The echo servers' runtime, the same for all four: tokio's default
+/// multi-thread runtime, or with `--threads N` N worker threads, where
+/// `--threads 1` is a current-thread runtime (no cross-thread wake-ups).
+pub fn server_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    let threads = flag("threads").map(|n| n.parse::<usize>().expect("--threads N (N >= 1)"));
+    let mut builder = match threads {
+        Some(1) => tokio::runtime::Builder::new_current_thread(),
+        Some(n) => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(n);
+            builder
+        }
+        None => tokio::runtime::Builder::new_multi_thread(),
+    };
+    builder.enable_all().build()
 }
 
 #[cfg(test)]

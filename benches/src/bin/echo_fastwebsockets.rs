@@ -2,7 +2,7 @@
 //! handler upgrades, then a `FragmentCollector` that writes every text or
 //! binary frame back (auto pong and auto close on).
 //!
-//! `echo_fastwebsockets [--addr 127.0.0.1:9103]`
+//! `echo_fastwebsockets [--addr 127.0.0.1:9103] [--threads N]` (see `ws13_benches::server_runtime`)
 
 use fastwebsockets::{FragmentCollector, OpCode, WebSocketError, upgrade};
 use http_body_util::Empty;
@@ -33,8 +33,11 @@ async fn handle(mut request: Request<Incoming>) -> Result<Response<Empty<Bytes>>
     Ok(response)
 }
 
-#[tokio::main]
-async fn main() -> std::io::Result<()> {
+fn main() -> std::io::Result<()> {
+    ws13_benches::server_runtime()?.block_on(serve())
+}
+
+async fn serve() -> std::io::Result<()> {
     let listener = TcpListener::bind(ws13_benches::flag_addr("127.0.0.1:9103")).await?;
     println!(
         "echo_fastwebsockets listening on {}",

@@ -1,13 +1,16 @@
 //! Echo server on tokio-websockets, as its docs show: `ServerBuilder::accept`,
 //! then send every text or binary message back.
 //!
-//! `echo_tokio_websockets [--addr 127.0.0.1:9104]`
+//! `echo_tokio_websockets [--addr 127.0.0.1:9104] [--threads N]` (see `ws13_benches::server_runtime`)
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpListener;
 
-#[tokio::main]
-async fn main() -> std::io::Result<()> {
+fn main() -> std::io::Result<()> {
+    ws13_benches::server_runtime()?.block_on(serve())
+}
+
+async fn serve() -> std::io::Result<()> {
     let listener = TcpListener::bind(ws13_benches::flag_addr("127.0.0.1:9104")).await?;
     println!(
         "echo_tokio_websockets listening on {}",

@@ -1,13 +1,16 @@
 //! Echo server on tokio-tungstenite, written the way its own docs show: accept,
 //! `accept_async`, then forward text and binary messages back.
 //!
-//! `echo_tungstenite [--addr 127.0.0.1:9102]`
+//! `echo_tungstenite [--addr 127.0.0.1:9102] [--threads N]` (see `ws13_benches::server_runtime`)
 
 use futures_util::{StreamExt, TryStreamExt, future};
 use tokio::net::TcpListener;
 
-#[tokio::main]
-async fn main() -> std::io::Result<()> {
+fn main() -> std::io::Result<()> {
+    ws13_benches::server_runtime()?.block_on(serve())
+}
+
+async fn serve() -> std::io::Result<()> {
     let listener = TcpListener::bind(ws13_benches::flag_addr("127.0.0.1:9102")).await?;
     println!("echo_tungstenite listening on {}", listener.local_addr()?);
     loop {
