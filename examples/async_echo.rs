@@ -75,24 +75,44 @@ async fn run() -> std::io::Result<()> {
     Ok(())
 }
 
+/// One connection. The task lives as long as the connection, so its future
+/// is kept small: the handshake's state (about 2 KiB) is boxed and freed once
+/// the handshake is over, and the stream is lent to `echo`, not moved (a
+/// future keeps an argument moved into an async fn twice: as the argument
+/// and as the local it becomes).
 async fn serve(transport: Transport, tcp: TcpStream, shutdown: watch::Receiver<bool>) {
+    let Some(mut ws) = Box::pin(upgrade(transport, tcp)).await else {
+        return;
+    };
+    echo(&mut ws, shutdown).await;
+}
+
+/// The TLS and WebSocket handshakes; a plain HTTP request is answered here.
+async fn upgrade(transport: Transport, tcp: TcpStream) -> Option<WebSocketStream<ServerStream>> {
     let stream = match transport.accept(tcp).await {
         Ok(stream) => stream,
-        Err(e) => return eprintln!("TLS handshake failed: {e}"),
+        Err(e) => {
+            eprintln!("TLS handshake failed: {e}");
+            return None;
+        }
     };
     match accept(stream, &server_options()).await {
-        Ok(Accepted::WebSocket(ws, _)) => echo(ws, shutdown).await,
+        Ok(Accepted::WebSocket(ws, _request)) => Some(ws),
         Ok(Accepted::Http(http)) => {
             let (status, body) = common::echo_server_http_answer(&http.request.path);
             let _ = http
                 .respond(status, "text/plain; charset=utf-8", body)
                 .await;
+            None
         }
-        Err(e) => eprintln!("handshake failed: {e}"),
+        Err(e) => {
+            eprintln!("handshake failed: {e}");
+            None
+        }
     }
 }
 
-async fn echo(mut ws: WebSocketStream<ServerStream>, mut shutdown: watch::Receiver<bool>) {
+async fn echo(ws: &mut WebSocketStream<ServerStream>, mut shutdown: watch::Receiver<bool>) {
     // One shutdown future for the whole connection, not one per message;
     // checked first, so even a connection that never runs dry sees it.
     let shutdown = shutdown.changed();

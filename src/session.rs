@@ -38,8 +38,9 @@ pub(crate) struct Session<K> {
     epoch: Instant,
     /// The transport reached end of file.
     pub(crate) eof: bool,
-    /// permessage-deflate, when negotiated.
-    deflate: Option<PerMessageDeflate>,
+    /// permessage-deflate, when negotiated; boxed, so the many connections
+    /// without it do not carry its 344 bytes.
+    deflate: Option<Box<PerMessageDeflate>>,
     /// The compressed message being inflated.
     inflated: Vec<u8>,
 }
@@ -78,7 +79,7 @@ impl<K: MaskKeySource> Session<K> {
             partial: None,
             epoch: Instant::now(),
             eof: false,
-            deflate,
+            deflate: deflate.map(Box::new),
             inflated: Vec::new(),
         };
         session.handle_timeout();
