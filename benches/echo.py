@@ -4,13 +4,14 @@ tokio-tungstenite, fastwebsockets and tokio-websockets, over loopback only.
 
 Builds everything (release), starts the four servers, measures idle-connection
 memory (VmRSS growth for --idle connections, servers fresh), then runs the
-load client against the servers interleaved (A B C D, the order rotated each
-round) for every configuration, --rounds times, and prints per configuration
-the median with min-max of messages/s and of the server's CPU time per
-message, the median p50/p99 latency, and the ratio of each server's CPU per
-message to the best peer's. Raw results go to --raw (JSON lines).
+load client against the servers interleaved (A B C D, the order rotated and
+the server processes restarted each round) for every configuration, --rounds
+times, and prints per configuration the median with min-max of messages/s
+and of the server's CPU time per message, the median p50/p99 latency, and
+the ratio of each server's CPU per message to the best peer's. Raw results
+go to --raw (JSON lines).
 
-    python3 benches/echo.py                 # the full run, about 9 minutes
+    python3 benches/echo.py                 # the full run, about 12 minutes
     python3 benches/echo.py --rounds 1 --secs 1 --quick
     python3 benches/echo.py --threads 1 --inflight-only --idle 0
 
@@ -104,7 +105,7 @@ def fmt_range(values, digits):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--secs", type=float, default=2.0)
     ap.add_argument("--warmup", type=float, default=0.5)
     ap.add_argument("--idle", type=int, default=10000,
@@ -146,14 +147,17 @@ def main():
                 if r:
                     print(f"| {name} | {r['rss_before_kib']} | {r['rss_after_kib']} | "
                           f"{r['rss_per_conn_bytes']:.0f} |", flush=True)
-            # Fresh servers for the load runs: the idle connections are gone,
-            # but their memory is not.
-            stop_servers(procs)
-            procs = start_servers(servers, args.threads)
 
         results = {}
         raw = open(args.raw, "w")
         for rnd in range(args.rounds):
+            # Fresh servers every round (and after the idle run, whose memory
+            # stays). Whether the kernel's copies of 64 KiB messages hit the
+            # CPU's slow 4 KiB-aliasing path depends on where the process's
+            # and the kernel's buffers happen to lie: 22 vs 40 us per echo
+            # for the same binary across restarts. Each round draws anew.
+            stop_servers(procs)
+            procs = start_servers(servers, args.threads)
             order = servers[rnd % len(servers):] + servers[:rnd % len(servers)]
             for size, conns, inflight in configs(args.quick, args.inflight_only):
                 for name, _, port in order:
