@@ -21,6 +21,7 @@ use ws13_codec::{CloseCode, DataChunk, MessageKind, ProtocolError, Role};
 /// One chunk of a compressed message in the raw scenario.
 #[derive(Arbitrary, Debug)]
 pub struct RawChunk {
+    /// The message's kind, read on its first chunk only.
     text: bool,
     message_start: bool,
     message_end: bool,
@@ -113,17 +114,17 @@ fn raw(receiver: &mut PerMessageDeflate, chunks: Vec<RawChunk>, max: u64) {
     let mut message_kind = MessageKind::Binary;
     for chunk in chunks {
         let message_start = chunk.message_start || !in_message;
-        let kind = if chunk.text {
-            MessageKind::Text
-        } else {
-            MessageKind::Binary
-        };
         if message_start {
             out.clear();
-            message_kind = kind;
+            message_kind = if chunk.text {
+                MessageKind::Text
+            } else {
+                MessageKind::Binary
+            };
         }
+        // Every chunk carries its message's kind, as `Connection` reports it.
         let data = DataChunk {
-            kind,
+            kind: message_kind,
             payload: &chunk.payload,
             message_start,
             message_end: chunk.message_end,
