@@ -9,6 +9,7 @@
 //! `cargo test --all-features --test e2e_nginx -- --ignored`.
 //! nginx runs unprivileged on loopback: `-p <tmpdir>`, its config, logs and
 //! pid file in that directory, a port picked at random.
+#![cfg(feature = "tokio")]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
