@@ -131,10 +131,11 @@ def main():
     servers = list(SERVERS)
     if args.ws13:
         servers[0] = ("ws13", [args.ws13], servers[0][2])
-    runtime = (f"{args.threads} worker thread(s)" if args.threads > 1 else
-               "current-thread" if args.threads == 1 else "tokio's default multi-thread")
+    runtime = (f"a runtime with {args.threads} worker threads" if args.threads > 1 else
+               "a current-thread runtime" if args.threads == 1 else
+               "tokio's default multi-thread runtime")
     print(f"# echo benchmark, {time.strftime('%Y-%m-%d %H:%M %Z')}, "
-          f"load {open('/proc/loadavg').read().split()[:3]}, every server on a {runtime} runtime")
+          f"load {open('/proc/loadavg').read().split()[:3]}, every server on {runtime}")
 
     procs = start_servers(servers, args.threads)
     try:
