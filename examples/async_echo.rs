@@ -15,6 +15,8 @@
 //! runtime: no wake-ups across threads, the cheapest per message).
 
 mod common;
+#[path = "common/runtime.rs"]
+mod runtime;
 #[path = "common/tls_server.rs"]
 mod tls_server;
 
@@ -37,16 +39,7 @@ fn main() -> std::io::Result<()> {
                 std::process::exit(2);
             })
     });
-    let mut runtime = match threads {
-        Some(1) => tokio::runtime::Builder::new_current_thread(),
-        Some(n) => {
-            let mut builder = tokio::runtime::Builder::new_multi_thread();
-            builder.worker_threads(n);
-            builder
-        }
-        None => tokio::runtime::Builder::new_multi_thread(),
-    };
-    runtime.enable_all().build()?.block_on(run())
+    runtime::tokio_runtime(threads)?.block_on(run())
 }
 
 async fn run() -> std::io::Result<()> {

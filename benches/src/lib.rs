@@ -361,21 +361,21 @@ pub fn flag_addr(default: &str) -> std::net::SocketAddr {
         .expect("--addr HOST:PORT")
 }
 
-/// The echo servers' runtime, the same for all four: tokio's default
-/// multi-thread runtime, or with `--threads N` N worker threads, where
-/// `--threads 1` is a current-thread runtime (no cross-thread wake-ups).
+#[path = "../../examples/common/runtime.rs"]
+mod example_runtime;
+
+/// The echo servers' runtime, the same for all four and for ws13's
+/// `async_echo` (the same code): tokio's default multi-thread runtime, or
+/// with `--threads N` N worker threads, where `--threads 1` is a
+/// current-thread runtime (no cross-thread wake-ups).
 pub fn server_runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    let threads = flag("threads").map(|n| n.parse::<usize>().expect("--threads N (N >= 1)"));
-    let mut builder = match threads {
-        Some(1) => tokio::runtime::Builder::new_current_thread(),
-        Some(n) => {
-            let mut builder = tokio::runtime::Builder::new_multi_thread();
-            builder.worker_threads(n);
-            builder
-        }
-        None => tokio::runtime::Builder::new_multi_thread(),
-    };
-    builder.enable_all().build()
+    let threads = flag("threads").map(|n| {
+        n.parse::<usize>()
+            .ok()
+            .filter(|&n| n > 0)
+            .expect("--threads N (N >= 1)")
+    });
+    example_runtime::tokio_runtime(threads)
 }
 
 #[cfg(test)]
