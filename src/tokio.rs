@@ -299,8 +299,13 @@ where
         while !self.session.out.is_empty() {
             let mut slices = [IoSlice::new(&[]); MAX_SLICES];
             let count = self.session.out.io_slices(&mut slices);
-            let written =
-                ready!(Pin::new(&mut self.stream).poll_write_vectored(cx, &slices[..count]))?;
+            let stream = Pin::new(&mut self.stream);
+            let written = match &slices[..count] {
+                // A plain write (`send` on a socket) costs the kernel less
+                // than a one-element `writev`.
+                [only] => ready!(stream.poll_write(cx, only))?,
+                all => ready!(stream.poll_write_vectored(cx, all))?,
+            };
             if written == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
