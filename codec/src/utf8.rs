@@ -113,6 +113,11 @@ impl Utf8Validator {
             self.step(b)?;
             bytes = rest;
         }
+        // Short pieces (most chat messages) are often pure ASCII: a word-wide
+        // check settles them for a fraction of the bulk validator's set-up.
+        if bytes.len() < SHORT_PIECE && bytes.is_ascii() {
+            return Ok(());
+        }
         // Fast path: skip ASCII a block at a time (unless SIMD validation
         // does that better), then validate the rest in bulk.
         #[cfg(not(feature = "simdutf8"))]
@@ -180,6 +185,11 @@ impl Utf8Validator {
         self.need == 0
     }
 }
+
+/// Pieces shorter than this are first checked for pure ASCII; below it,
+/// `simdutf8` hands its input to `core::str::from_utf8`, which spends about
+/// 120 instructions on 16 ASCII bytes against about 15 for `is_ascii`.
+const SHORT_PIECE: usize = 64;
 
 /// The length of the longest prefix of `bytes` made of whole ASCII blocks.
 #[cfg(not(feature = "simdutf8"))]
