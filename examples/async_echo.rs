@@ -105,20 +105,18 @@ async fn upgrade(transport: Transport, tcp: TcpStream) -> Option<WebSocketStream
     }
 }
 
-async fn echo(ws: &mut WebSocketStream<ServerStream>, mut shutdown: watch::Receiver<bool>) {
-    // One shutdown future for the whole connection, not one per message;
-    // checked first, so even a connection that never runs dry sees it.
-    let shutdown = shutdown.changed();
-    tokio::pin!(shutdown);
+async fn echo(ws: &mut WebSocketStream<ServerStream>, shutdown: watch::Receiver<bool>) {
+    // Waiting for the shutdown signal means polling a future whose every poll
+    // takes a lock shared by all connections, so it is polled only when the
+    // stream has nothing ready (`biased`: the stream first). A connection
+    // that never runs dry sees the signal through the lock-free
+    // `has_changed` check after each message.
+    let mut signal = shutdown.clone();
+    let shutdown_signal = signal.changed();
+    tokio::pin!(shutdown_signal);
     loop {
         tokio::select! {
             biased;
-            _ = &mut shutdown => {
-                if ws.start_close(CloseCode::GOING_AWAY, "server shutting down").is_ok() {
-                    let _ = ws.close().await;
-                }
-                return;
-            }
             message = ws.next() => match message {
                 // `feed` queues; the stream writes all queued echoes at once
                 // before it waits for more input.
@@ -130,7 +128,17 @@ async fn echo(ws: &mut WebSocketStream<ServerStream>, mut shutdown: watch::Recei
                 Some(Ok(_)) => {}
                 Some(Err(_)) | None => return,
             },
+            _ = &mut shutdown_signal => break,
         }
+        if shutdown.has_changed().unwrap_or(true) {
+            break;
+        }
+    }
+    if ws
+        .start_close(CloseCode::GOING_AWAY, "server shutting down")
+        .is_ok()
+    {
+        let _ = ws.close().await;
     }
 }
 
