@@ -160,6 +160,47 @@ fn async_client_echo_of_many_messages_in_flight() {
     }
 }
 
+/// Ctrl-C closes every connection with 1001, whether it is idle or has just
+/// been served, and the server exits cleanly.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_closes_every_connection_with_1001_and_exits() {
+    for name in SERVERS {
+        let mut server = start_example(name, &[]);
+        let options = ClientOptions::default();
+        let (mut idle, _) = ws13::blocking::connect(&url(server.addr), &options).unwrap();
+        let (mut busy, _) = ws13::blocking::connect(&url(server.addr), &options).unwrap();
+        busy.send(Message::text("one")).unwrap();
+        assert_eq!(busy.read().unwrap(), Message::text("one"), "{name}");
+        // Both connections are established on the server before the signal.
+        idle.send(Message::Ping("ready?".into())).unwrap();
+        assert_eq!(
+            idle.read().unwrap(),
+            Message::Pong("ready?".into()),
+            "{name}"
+        );
+
+        server.interrupt();
+        for ws in [&mut idle, &mut busy] {
+            match ws.read().unwrap() {
+                Message::Close(Some(close)) => {
+                    assert_eq!(close.code, CloseCode::GOING_AWAY, "{name}")
+                }
+                other => panic!("{name}: expected a close with 1001, got {other:?}"),
+            }
+        }
+        let started = std::time::Instant::now();
+        let status = server.wait_for_exit();
+        assert!(status.success(), "{name}: {status}");
+        // Both close handshakes finished: no close timeout was waited out.
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{name} took {:?} to exit",
+            started.elapsed()
+        );
+    }
+}
+
 #[test]
 fn health_check_is_served_as_plain_http_on_the_same_port() {
     for name in SERVERS {

@@ -4,15 +4,18 @@
 //! Every wait is bounded; servers are killed on drop, even when a test panics.
 #![cfg(feature = "tokio")]
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use support::wait_for_exit;
 use ws13::tokio::WebSocketStream;
 use ws13::{ClientOptions, CloseCode, CloseReason, Message, OsMaskKeys};
 
@@ -115,20 +118,6 @@ fn line_channel(stdout: ChildStdout) -> mpsc::Receiver<String> {
         }
     });
     receiver
-}
-
-fn wait_for_exit(child: &mut Child, name: &str) -> ExitStatus {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(status) = child.try_wait().expect("poll the child") {
-            return status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{name} did not exit within {WAIT:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// Sends a raw request and returns the whole answer (the server closes after it).

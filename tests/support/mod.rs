@@ -5,9 +5,9 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A running example server; killed when dropped (even when a test panics).
 pub struct ExampleServer {
@@ -19,6 +19,39 @@ impl Drop for ExampleServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+impl ExampleServer {
+    /// Sends SIGINT, as Ctrl-C does.
+    #[cfg(unix)]
+    pub fn interrupt(&self) {
+        let sent = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -INT failed: {sent}");
+    }
+
+    /// Waits at most 10 s for the process to exit.
+    pub fn wait_for_exit(&mut self) -> ExitStatus {
+        wait_for_exit(&mut self.child, "the example")
+    }
+}
+
+/// Waits at most 10 s for `child` to exit.
+pub fn wait_for_exit(child: &mut Child, name: &str) -> ExitStatus {
+    let limit = Duration::from_secs(10);
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("poll the child") {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} did not exit within {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
