@@ -26,6 +26,10 @@ pub(crate) const WRITE_HIGH_WATER: usize = 128 * 1024;
 /// The read buffer's starting size and how much it reserves per read.
 pub(crate) const READ_CHUNK: usize = 16 * 1024;
 
+/// The most the read buffer reserves at once for a frame's announced length;
+/// a larger frame grows the buffer in steps as its bytes arrive.
+const MAX_RESERVE: usize = 16 << 20;
+
 pub(crate) struct Session<K> {
     pub(crate) conn: Connection<K>,
     /// Received bytes not yet consumed by the core.
@@ -176,6 +180,12 @@ impl<K: MaskKeySource> Session<K> {
                     self.read_buf.advance(start);
                     let payload = self.read_buf.split_to(len).freeze();
                     self.read_buf.advance(consumed - start - len);
+                    if len >= READ_CHUNK && self.read_buf.is_empty() {
+                        // A large payload keeps the allocation to itself, so
+                        // it is freed as soon as the application drops it,
+                        // not kept for a connection that may stay idle.
+                        self.read_buf = BytesMut::new();
+                    }
                     return Ok(Some(data_message(kind, payload)));
                 }
                 Step::Ready(message) => {
@@ -297,14 +307,34 @@ impl<K: MaskKeySource> Session<K> {
 
     /// Drops a read buffer that a large message left big, once it is empty,
     /// so an idle connection goes back to holding almost nothing.
+    ///
+    /// `capacity` counts only the room after the buffer's view: once frames
+    /// were consumed from a large buffer it looks small while still owning
+    /// the whole allocation, which `try_reclaim` reveals (without allocating).
     #[cfg_attr(
         not(feature = "tokio"),
         allow(dead_code, reason = "used by the tokio driver")
     )]
     pub(crate) fn release_idle_buffer(&mut self) {
-        if self.read_buf.is_empty() && self.read_buf.capacity() > READ_CHUNK {
-            self.read_buf = bytes::BytesMut::new();
+        if self.read_buf.is_empty()
+            && (self.read_buf.capacity() > READ_CHUNK || self.read_buf.try_reclaim(READ_CHUNK + 1))
+        {
+            self.read_buf = BytesMut::new();
         }
+    }
+
+    /// Takes in bytes that were read elsewhere (a scratch buffer) while the
+    /// read buffer was empty. The buffer is first sized for the whole frame
+    /// they begin, as far as its header tells, so the rest of a large frame
+    /// is read in place instead of growing the buffer and copying again.
+    #[cfg_attr(
+        not(feature = "tokio"),
+        allow(dead_code, reason = "used by the tokio driver")
+    )]
+    pub(crate) fn take_read(&mut self, bytes: &[u8]) {
+        let rest = self.conn.bytes_needed(bytes).min(MAX_RESERVE);
+        self.read_buf.reserve(bytes.len() + rest);
+        append(&mut self.read_buf, bytes);
     }
 
     /// Makes room for the next read: at least what the current frame needs,
@@ -317,7 +347,7 @@ impl<K: MaskKeySource> Session<K> {
         let needed = self
             .conn
             .bytes_needed(&self.read_buf)
-            .clamp(READ_CHUNK, 16 << 20);
+            .clamp(READ_CHUNK, MAX_RESERVE);
         self.read_buf.reserve(needed);
     }
 }
@@ -351,5 +381,112 @@ fn data_message(kind: MessageKind, payload: Bytes) -> Message {
     match kind {
         MessageKind::Text => Message::Text(Utf8Bytes::from_validated(payload)),
         MessageKind::Binary => Message::Binary(payload),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mask_keys::OsMaskKeys;
+
+    /// Masked client frames carrying `payload`, split into `fragments` frames.
+    fn client_frames(payload: &[u8], fragments: usize) -> Vec<u8> {
+        let mut client = Connection::client(Config::default(), OsMaskKeys::new());
+        let mut out = Vec::new();
+        let piece = payload.len().div_ceil(fragments);
+        for (i, chunk) in payload.chunks(piece).enumerate() {
+            let opcode = if i == 0 {
+                OpCode::Binary
+            } else {
+                OpCode::Continuation
+            };
+            let fin = (i + 1) * piece >= payload.len();
+            let mut frame = vec![0; chunk.len() + 14];
+            let len = client
+                .encode_data_frame(opcode, fin, chunk, &mut frame)
+                .unwrap();
+            out.extend_from_slice(&frame[..len]);
+        }
+        out
+    }
+
+    fn server() -> Session<ws13_codec::role::NoMasking> {
+        Session::new(Connection::server(Config::default()), &[], None)
+    }
+
+    /// Whether the read buffer still owns more than an idle connection may
+    /// keep, whatever its view's `capacity` says.
+    fn holds_a_large_allocation(session: &mut Session<ws13_codec::role::NoMasking>) -> bool {
+        session.read_buf.capacity() > READ_CHUNK || session.read_buf.try_reclaim(READ_CHUNK + 1)
+    }
+
+    #[test]
+    fn a_large_whole_message_leaves_no_large_buffer_behind() {
+        let payload = vec![7u8; 64 * 1024];
+        let mut session = server();
+        session.take_read(&client_frames(&payload, 1));
+        let message = session.next_message().unwrap().unwrap();
+        assert_eq!(message, Message::binary(payload));
+        drop(message);
+        assert!(!holds_a_large_allocation(&mut session));
+    }
+
+    #[test]
+    fn an_idle_buffer_is_released_after_a_large_fragmented_message() {
+        let payload: Vec<u8> = (0..80 * 1024).map(|i| i as u8).collect();
+        let mut session = server();
+        session.take_read(&client_frames(&payload, 2));
+        assert_eq!(
+            session.next_message().unwrap().unwrap(),
+            Message::binary(payload)
+        );
+        assert!(session.read_buf.is_empty());
+        // The fragments were copied out; the buffer looks small but still
+        // owns the allocation they arrived in, until the connection goes idle.
+        session.release_idle_buffer();
+        assert!(!holds_a_large_allocation(&mut session));
+    }
+
+    #[test]
+    fn the_first_read_of_a_large_frame_reserves_room_for_all_of_it() {
+        let frame = client_frames(&vec![1u8; 64 * 1024], 1);
+        let mut session = server();
+        session.take_read(&frame[..READ_CHUNK]);
+        assert!(session.read_buf.capacity() >= frame.len());
+        assert_eq!(session.next_message().unwrap(), None);
+        let before = session.read_buf.as_ptr();
+        session.reserve_for_read();
+        append(&mut session.read_buf, &frame[READ_CHUNK..]);
+        // The rest landed in the same allocation: no grow-and-copy.
+        assert_eq!(session.read_buf.as_ptr(), before);
+        assert_eq!(
+            session.next_message().unwrap(),
+            Some(Message::binary(vec![1u8; 64 * 1024]))
+        );
+    }
+
+    #[test]
+    fn small_messages_keep_reusing_one_small_buffer() {
+        let mut session = server();
+        let mut first_buffer = None;
+        for round in 0..3u8 {
+            let frames: Vec<u8> = (0..8)
+                .flat_map(|_| client_frames(&[round; 16], 1))
+                .collect();
+            session.release_idle_buffer();
+            session.take_read(&frames);
+            // Every round reads into the allocation of the first: no
+            // allocation per read once the echoed payloads are gone.
+            let buffer = session.read_buf.as_ptr();
+            assert_eq!(*first_buffer.get_or_insert(buffer), buffer);
+            for _ in 0..8 {
+                assert_eq!(
+                    session.next_message().unwrap(),
+                    Some(Message::binary(vec![round; 16]))
+                );
+            }
+            assert!(session.read_buf.is_empty());
+            assert!(!holds_a_large_allocation(&mut session));
+        }
     }
 }

@@ -61,7 +61,7 @@ use crate::out_queue::MAX_SLICES;
 use crate::server::{
     AcceptedRequest, HttpRequest, ServerHandshake, ServerOptions, ServerStep, http_response,
 };
-use crate::session::{READ_CHUNK, Session, WRITE_HIGH_WATER, append, negotiated};
+use crate::session::{READ_CHUNK, Session, WRITE_HIGH_WATER, negotiated};
 use ws13_codec::deflate::PerMessageDeflate;
 
 /// What arrived on a server socket.
@@ -328,7 +328,7 @@ where
         let mut scratch = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
         let mut buf = ReadBuf::uninit(&mut scratch);
         ready!(Pin::new(&mut self.stream).poll_read(cx, &mut buf))?;
-        append(&mut self.session.read_buf, buf.filled());
+        self.session.take_read(buf.filled());
         Poll::Ready(Ok(buf.filled().len()))
     }
 
