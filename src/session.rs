@@ -26,6 +26,13 @@ pub(crate) const WRITE_HIGH_WATER: usize = 128 * 1024;
 /// The read buffer's starting size and how much it reserves per read.
 pub(crate) const READ_CHUNK: usize = 16 * 1024;
 
+/// Room reserved beyond the rest of the current frame. A read that fills the
+/// buffer exactly leaves the transport's readiness set, so the next read
+/// returns nothing but `EAGAIN`: with some room to spare, the read that
+/// completes a large frame comes back short and the next one waits for
+/// readiness instead (one `recvfrom` less per 64 KiB message here).
+const READ_SLACK: usize = 4096;
+
 /// The most the read buffer reserves at once for a frame's announced length;
 /// a larger frame grows the buffer in steps as its bytes arrive.
 const MAX_RESERVE: usize = 16 << 20;
@@ -333,22 +340,21 @@ impl<K: MaskKeySource> Session<K> {
     )]
     pub(crate) fn take_read(&mut self, bytes: &[u8]) {
         let rest = self.conn.bytes_needed(bytes).min(MAX_RESERVE);
-        self.read_buf.reserve(bytes.len() + rest);
+        let slack = if rest > 0 { READ_SLACK } else { 0 };
+        self.read_buf.reserve(bytes.len() + rest + slack);
         append(&mut self.read_buf, bytes);
     }
 
-    /// Makes room for the next read: at least what the current frame needs,
-    /// capped so that a large frame grows the buffer in steps.
+    /// Makes room for the next read: at least what the current frame needs
+    /// plus [`READ_SLACK`], capped so that a huge frame grows the buffer in
+    /// steps.
     #[cfg_attr(
         not(feature = "tokio"),
         allow(dead_code, reason = "used by the tokio driver")
     )]
     pub(crate) fn reserve_for_read(&mut self) {
-        let needed = self
-            .conn
-            .bytes_needed(&self.read_buf)
-            .clamp(READ_CHUNK, MAX_RESERVE);
-        self.read_buf.reserve(needed);
+        let needed = self.conn.bytes_needed(&self.read_buf).min(MAX_RESERVE);
+        self.read_buf.reserve((needed + READ_SLACK).max(READ_CHUNK));
     }
 }
 
@@ -452,10 +458,14 @@ mod tests {
         let frame = client_frames(&vec![1u8; 64 * 1024], 1);
         let mut session = server();
         session.take_read(&frame[..READ_CHUNK]);
-        assert!(session.read_buf.capacity() >= frame.len());
+        // Room for all of it and more: the read that completes the frame
+        // comes back short, which tells the transport it drained the socket.
+        assert!(session.read_buf.capacity() > frame.len());
         assert_eq!(session.next_message().unwrap(), None);
         let before = session.read_buf.as_ptr();
         session.reserve_for_read();
+        let spare = session.read_buf.capacity() - session.read_buf.len();
+        assert!(spare > frame.len() - READ_CHUNK);
         append(&mut session.read_buf, &frame[READ_CHUNK..]);
         // The rest landed in the same allocation: no grow-and-copy.
         assert_eq!(session.read_buf.as_ptr(), before);
