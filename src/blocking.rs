@@ -370,13 +370,15 @@ impl<S: Transport, K: MaskKeySource> WebSocket<S, K> {
     pub fn flush(&mut self) -> Result<()> {
         while !self.session.out.is_empty() {
             let written = {
-                let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-                let count = self.session.out.io_slices(&mut slices);
-                let result = match &slices[..count] {
+                let result = match self.session.out.as_single_slice() {
                     // A plain write (`send` on a socket) costs the kernel
                     // less than a one-element `writev`.
-                    [only] => self.stream.write(only),
-                    all => self.stream.write_vectored(all),
+                    Some(only) => self.stream.write(only),
+                    None => {
+                        let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+                        let count = self.session.out.io_slices(&mut slices);
+                        self.stream.write_vectored(&slices[..count])
+                    }
                 };
                 match result {
                     Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero).into()),

@@ -63,6 +63,16 @@ impl OutQueue {
         }
     }
 
+    /// The whole queue when it is one contiguous slice (the usual case: small
+    /// frames are copied into the arena), for a plain write.
+    pub(crate) fn as_single_slice(&self) -> Option<&[u8]> {
+        match (self.segments.len(), self.arena.is_empty()) {
+            (0, _) => Some(&self.arena),
+            (1, true) => self.segments.front().map(|segment| &segment[..]),
+            _ => None,
+        }
+    }
+
     /// Fills `out` with the front of the queue for a vectored write and returns
     /// how many slices it used.
     pub(crate) fn io_slices<'a>(&'a self, out: &mut [IoSlice<'a>; MAX_SLICES]) -> usize {
@@ -111,6 +121,25 @@ mod tests {
             .iter()
             .flat_map(|s| s.iter().copied())
             .collect()
+    }
+
+    #[test]
+    fn a_single_slice_is_offered_only_when_it_is_the_whole_queue() {
+        let mut queue = OutQueue::default();
+        assert_eq!(queue.as_single_slice(), Some(&[][..]));
+        queue.push_copy(b"head");
+        queue.push_bytes(Bytes::from_static(b"small"));
+        assert_eq!(queue.as_single_slice(), Some(&b"headsmall"[..]));
+
+        let large = Bytes::from(vec![7u8; 10_000]);
+        queue.push_bytes(large.clone());
+        assert_eq!(queue.as_single_slice(), None);
+        queue.advance(b"headsmall".len() + 1);
+        assert_eq!(queue.as_single_slice(), Some(&large[1..]));
+        queue.push_copy(b"tail");
+        assert_eq!(queue.as_single_slice(), None);
+        queue.advance(large.len() - 1);
+        assert_eq!(queue.as_single_slice(), Some(&b"tail"[..]));
     }
 
     #[test]

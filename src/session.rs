@@ -105,6 +105,13 @@ impl<K: MaskKeySource> Session<K> {
             if self.conn.state() == State::Closed && !self.conn.wants_transmit() {
                 return Err(self.closed_error());
             }
+            if self.read_buf.is_empty() {
+                // The core produces nothing from no bytes (a frame needs at
+                // least its 2-byte header): skip the call, which drivers make
+                // before every read.
+                self.queue_transmits();
+                return Ok(None);
+            }
             let base = self.read_buf.as_ptr() as usize;
             let result = self.conn.receive(&mut self.read_buf);
             let (consumed, step) = match result {
