@@ -41,7 +41,7 @@
 use std::io::{self, IoSlice};
 use std::mem::MaybeUninit;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll, Waker, ready};
 use std::time::{Duration, Instant};
 
 use futures_core::Stream;
@@ -233,6 +233,10 @@ pub struct WebSocketStream<S: AsyncRead + AsyncWrite + Unpin, K: MaskKeySource +
     timer: Pin<Box<Sleep>>,
     /// The deadline the timer is set to.
     timer_at: Option<Instant>,
+    /// The waker the timer holds since its last poll: while the task's
+    /// waker stays the same, polling the timer again before it fires would
+    /// only register it again.
+    timer_waker: Option<Waker>,
     /// Finishing (writing the last frames, then, for a client, waiting for
     /// the server to close TCP as RFC 6455 §7.1.1 asks) ends by this time,
     /// whatever the peer does.
@@ -272,6 +276,7 @@ where
             session: Session::new(conn, leftover, deflate),
             timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
             timer_at: None,
+            timer_waker: None,
             finish_until: None,
             ended: false,
             transport_closed: false,
@@ -297,14 +302,16 @@ where
     /// Writes queued bytes until the queue is empty or the transport is busy.
     fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while !self.session.out.is_empty() {
-            let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-            let count = self.session.out.io_slices(&mut slices);
             let stream = Pin::new(&mut self.stream);
-            let written = match &slices[..count] {
+            let written = match self.session.out.as_single_slice() {
                 // A plain write (`send` on a socket) costs the kernel less
                 // than a one-element `writev`.
-                [only] => ready!(stream.poll_write(cx, only))?,
-                all => ready!(stream.poll_write_vectored(cx, all))?,
+                Some(only) => ready!(stream.poll_write(cx, only))?,
+                None => {
+                    let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+                    let count = self.session.out.io_slices(&mut slices);
+                    ready!(stream.poll_write_vectored(cx, &slices[..count]))?
+                }
             };
             if written == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
@@ -345,9 +352,23 @@ where
         if self.timer_at != Some(deadline) {
             self.timer.as_mut().reset(deadline.into());
             self.timer_at = Some(deadline);
+            self.timer_waker = None;
         }
-        ready!(self.timer.as_mut().poll(cx));
+        let registered = self
+            .timer_waker
+            .as_ref()
+            .is_some_and(|waker| waker.will_wake(cx.waker()));
+        if registered && !self.timer.is_elapsed() {
+            return Poll::Pending;
+        }
+        if self.timer.as_mut().poll(cx).is_pending() {
+            if !registered {
+                self.timer_waker = Some(cx.waker().clone());
+            }
+            return Poll::Pending;
+        }
         self.timer_at = None;
+        self.timer_waker = None;
         self.session.handle_timeout();
         Poll::Ready(())
     }
