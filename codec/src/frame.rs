@@ -285,10 +285,13 @@ impl FrameHeader {
                 len
             }
         };
-        let mask = masked.then(|| {
-            let at = 2 + length_bytes;
-            [buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]
-        });
+        let at = 2 + length_bytes;
+        // A plain branch, not `bool::then`: the closure was not inlined.
+        let mask = if masked {
+            Some([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]])
+        } else {
+            None
+        };
         Ok(Decoded::Complete {
             value: FrameHeader {
                 fin,
