@@ -113,11 +113,13 @@ pub struct OutgoingHeader {
 
 impl OutgoingHeader {
     /// The encoded header, 2 to 14 bytes.
+    #[inline]
     pub fn bytes(&self) -> &[u8] {
         &self.header
     }
 
     /// The masking key (client role), or `None` (server role).
+    #[inline]
     pub const fn mask_key(&self) -> Option<[u8; 4]> {
         self.mask
     }

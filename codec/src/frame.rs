@@ -326,6 +326,7 @@ impl FrameHeader {
     /// // RFC 6455 §5.7: 256 bytes binary message in a single unmasked frame.
     /// assert_eq!(&*header.encode(), &[0x82, 0x7E, 0x01, 0x00]);
     /// ```
+    #[inline]
     pub fn encode(&self) -> EncodedHeader {
         let mut bytes = [0u8; MAX_HEADER_LEN];
         bytes[0] = (u8::from(self.fin) << 7) | ((self.rsv & 0x7) << 4) | self.opcode as u8;
@@ -362,6 +363,7 @@ pub struct EncodedHeader {
 
 impl Deref for EncodedHeader {
     type Target = [u8];
+    #[inline]
     fn deref(&self) -> &[u8] {
         &self.bytes[..usize::from(self.len)]
     }
