@@ -28,7 +28,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
@@ -39,7 +39,6 @@ use crate::client::{ClientHandshakeStep, ClientOptions, HandshakeResponse, WsUrl
 use crate::error::{AcceptError, ConnectError, Error, Result};
 use crate::mask_keys::OsMaskKeys;
 use crate::message::Message;
-use crate::out_queue::MAX_SLICES;
 use crate::server::{
     AcceptedRequest, HttpRequest, ServerHandshake, ServerOptions, ServerStep, http_response,
 };
@@ -370,16 +369,10 @@ impl<S: Transport, K: MaskKeySource> WebSocket<S, K> {
     pub fn flush(&mut self) -> Result<()> {
         while !self.session.out.is_empty() {
             let written = {
-                let result = match self.session.out.as_single_slice() {
-                    // A plain write (`send` on a socket) costs the kernel
-                    // less than a one-element `writev`.
-                    Some(only) => self.stream.write(only),
-                    None => {
-                        let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-                        let count = self.session.out.io_slices(&mut slices);
-                        self.stream.write_vectored(&slices[..count])
-                    }
-                };
+                let result = self.session.out.with_io_slices(|slices| match slices {
+                    [only] => self.stream.write(only),
+                    all => self.stream.write_vectored(all),
+                });
                 match result {
                     Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero).into()),
                     Ok(n) => n,

@@ -38,7 +38,7 @@
 //! # }
 //! ```
 
-use std::io::{self, IoSlice};
+use std::io;
 use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker, ready};
@@ -57,7 +57,6 @@ use crate::client::{ClientHandshakeStep, ClientOptions, HandshakeResponse, WsUrl
 use crate::error::{AcceptError, ConnectError, Error, Result};
 use crate::mask_keys::OsMaskKeys;
 use crate::message::Message;
-use crate::out_queue::MAX_SLICES;
 use crate::server::{
     AcceptedRequest, HttpRequest, ServerHandshake, ServerOptions, ServerStep, http_response,
 };
@@ -303,16 +302,10 @@ where
     fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while !self.session.out.is_empty() {
             let stream = Pin::new(&mut self.stream);
-            let written = match self.session.out.as_single_slice() {
-                // A plain write (`send` on a socket) costs the kernel less
-                // than a one-element `writev`.
-                Some(only) => ready!(stream.poll_write(cx, only))?,
-                None => {
-                    let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-                    let count = self.session.out.io_slices(&mut slices);
-                    ready!(stream.poll_write_vectored(cx, &slices[..count]))?
-                }
-            };
+            let written = ready!(self.session.out.with_io_slices(|slices| match slices {
+                [only] => stream.poll_write(cx, only),
+                all => stream.poll_write_vectored(cx, all),
+            }))?;
             if written == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
