@@ -330,11 +330,19 @@ impl<K: MaskKeySource> Session<K> {
         allow(dead_code, reason = "used by the tokio driver")
     )]
     pub(crate) fn release_idle_buffer(&mut self) {
-        if self.read_buf.is_empty()
-            && (self.read_buf.capacity() > READ_CHUNK || self.read_buf.try_reclaim(READ_CHUNK + 1))
-        {
+        if self.read_buf.is_empty() && self.owns_large_read_buffer() {
             self.read_buf = BytesMut::new();
         }
+    }
+
+    /// Whether the read buffer owns more than [`READ_CHUNK`] bytes of room,
+    /// whatever its view's `capacity` says.
+    #[cfg_attr(
+        not(feature = "tokio"),
+        allow(dead_code, reason = "used by the tokio driver")
+    )]
+    fn owns_large_read_buffer(&mut self) -> bool {
+        self.read_buf.capacity() > READ_CHUNK || self.read_buf.try_reclaim(READ_CHUNK + 1)
     }
 
     /// Takes in bytes that were read elsewhere (a scratch buffer) while the
@@ -427,12 +435,6 @@ mod tests {
         Session::new(Connection::server(Config::default()), &[], None)
     }
 
-    /// Whether the read buffer still owns more than an idle connection may
-    /// keep, whatever its view's `capacity` says.
-    fn holds_a_large_allocation(session: &mut Session<ws13_codec::role::NoMasking>) -> bool {
-        session.read_buf.capacity() > READ_CHUNK || session.read_buf.try_reclaim(READ_CHUNK + 1)
-    }
-
     #[test]
     fn a_large_whole_message_leaves_no_large_buffer_behind() {
         let payload = vec![7u8; 64 * 1024];
@@ -441,7 +443,7 @@ mod tests {
         let message = session.next_message().unwrap().unwrap();
         assert_eq!(message, Message::binary(payload));
         drop(message);
-        assert!(!holds_a_large_allocation(&mut session));
+        assert!(!session.owns_large_read_buffer());
     }
 
     #[test]
@@ -457,7 +459,7 @@ mod tests {
         // The fragments were copied out; the buffer looks small but still
         // owns the allocation they arrived in, until the connection goes idle.
         session.release_idle_buffer();
-        assert!(!holds_a_large_allocation(&mut session));
+        assert!(!session.owns_large_read_buffer());
     }
 
     #[test]
@@ -503,7 +505,7 @@ mod tests {
                 );
             }
             assert!(session.read_buf.is_empty());
-            assert!(!holds_a_large_allocation(&mut session));
+            assert!(!session.owns_large_read_buffer());
         }
     }
 }

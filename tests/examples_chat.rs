@@ -356,11 +356,7 @@ async fn ctrl_c_closes_every_member_with_1001_and_exits() {
     let mut second = join(&server.url("/ws?name=two"), None).await;
     assert_eq!(next_line(&mut second).await, "* two joined (2 online)");
 
-    let interrupted = Command::new("kill")
-        .args(["-INT", &server.child.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(interrupted.success());
+    support::interrupt(&server.child);
     for ws in [&mut first, &mut second] {
         // `first` also sees `two` join before the close.
         loop {

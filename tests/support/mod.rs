@@ -26,17 +26,23 @@ impl ExampleServer {
     /// Sends SIGINT, as Ctrl-C does.
     #[cfg(unix)]
     pub fn interrupt(&self) {
-        let sent = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(sent.success(), "kill -INT failed: {sent}");
+        interrupt(&self.child);
     }
 
     /// Waits at most 10 s for the process to exit.
     pub fn wait_for_exit(&mut self) -> ExitStatus {
         wait_for_exit(&mut self.child, "the example")
     }
+}
+
+/// Sends SIGINT to `child`, as Ctrl-C does.
+#[cfg(unix)]
+pub fn interrupt(child: &Child) {
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success(), "kill -INT failed: {sent}");
 }
 
 /// Waits at most 10 s for `child` to exit.
