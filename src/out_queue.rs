@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 use std::io::IoSlice;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, Bytes};
 
 /// Payloads at least this long are queued by reference instead of copied.
 const COPY_BELOW: usize = 4096;
@@ -14,12 +14,19 @@ const COPY_BELOW: usize = 4096;
 /// The most slices handed to one vectored write (Linux's `UIO_MAXIOV` is 1024).
 const MAX_SLICES: usize = 64;
 
+/// A drained arena keeps its allocation up to this size, for the next batch;
+/// a larger one (after a burst) is freed.
+const ARENA_KEEP: usize = 16 * 1024;
+
 #[derive(Debug, Default)]
 pub(crate) struct OutQueue {
     /// Segments ready to write, in order.
     segments: VecDeque<Bytes>,
-    /// Bytes appended after the last segment.
-    arena: BytesMut,
+    /// Bytes appended after the last segment; those before `arena_start`
+    /// are written already. A plain `Vec`: once written out it is reused
+    /// from its start, with no bookkeeping for shared views.
+    arena: Vec<u8>,
+    arena_start: usize,
     /// Total bytes queued.
     len: usize,
 }
@@ -57,9 +64,17 @@ impl OutQueue {
         &mut self.arena[start..]
     }
 
+    /// The arena's bytes not written yet.
+    fn unwritten_arena(&self) -> &[u8] {
+        &self.arena[self.arena_start..]
+    }
+
     fn seal_arena(&mut self) {
-        if !self.arena.is_empty() {
-            self.segments.push_back(self.arena.split().freeze());
+        if !self.unwritten_arena().is_empty() {
+            // The segment takes the allocation along, without a copy.
+            let arena = Bytes::from(std::mem::take(&mut self.arena));
+            self.segments.push_back(arena.slice(self.arena_start..));
+            self.arena_start = 0;
         }
     }
 
@@ -79,8 +94,8 @@ impl OutQueue {
 
     /// The whole queue when it is one contiguous slice.
     fn as_single_slice(&self) -> Option<&[u8]> {
-        match (self.segments.len(), self.arena.is_empty()) {
-            (0, _) => Some(&self.arena),
+        match (self.segments.len(), self.unwritten_arena().is_empty()) {
+            (0, _) => Some(self.unwritten_arena()),
             (1, true) => self.segments.front().map(|segment| &segment[..]),
             _ => None,
         }
@@ -94,8 +109,9 @@ impl OutQueue {
             out[count] = IoSlice::new(segment);
             count += 1;
         }
-        if count < MAX_SLICES && count == self.segments.len() && !self.arena.is_empty() {
-            out[count] = IoSlice::new(&self.arena);
+        let arena = self.unwritten_arena();
+        if count < MAX_SLICES && count == self.segments.len() && !arena.is_empty() {
+            out[count] = IoSlice::new(arena);
             count += 1;
         }
         count
@@ -115,7 +131,15 @@ impl OutQueue {
                     return;
                 }
                 None => {
-                    self.arena.advance(written);
+                    self.arena_start += written;
+                    if self.arena_start == self.arena.len() {
+                        self.arena_start = 0;
+                        if self.arena.capacity() > ARENA_KEEP {
+                            self.arena = Vec::new();
+                        } else {
+                            self.arena.clear();
+                        }
+                    }
                     return;
                 }
             }
@@ -177,5 +201,24 @@ mod tests {
         }
         queue.advance(expected.len() - written);
         assert!(queue.is_empty());
+    }
+
+    #[test]
+    fn a_drained_arena_is_reused_and_a_large_one_freed() {
+        let mut queue = OutQueue::default();
+        queue.push_copy(b"first batch");
+        let allocation = queue.arena.as_ptr();
+        queue.advance(5);
+        queue.advance(queue.len());
+        queue.push_copy(b"second");
+        assert_eq!(queue.arena.as_ptr(), allocation);
+        assert_eq!(queue.as_single_slice(), Some(&b"second"[..]));
+        queue.advance(queue.len());
+
+        for _ in 0..100 {
+            queue.push_copy(&[1; 1000]);
+        }
+        queue.advance(queue.len());
+        assert_eq!(queue.arena.capacity(), 0);
     }
 }
