@@ -41,6 +41,10 @@ pub(crate) struct Session<K> {
     pub(crate) conn: Connection<K>,
     /// Received bytes not yet consumed by the core.
     pub(crate) read_buf: BytesMut,
+    /// `read_buf` was reserved beyond [`READ_CHUNK`] since it was last
+    /// released: only then can an idle connection have a large buffer to
+    /// give back, so the check is skipped on the reads of small messages.
+    read_buf_grown: bool,
     /// Bytes to write.
     pub(crate) out: OutQueue,
     /// A fragmented message being reassembled.
@@ -86,6 +90,7 @@ impl<K: MaskKeySource> Session<K> {
         let mut session = Session {
             conn,
             read_buf: BytesMut::from(leftover),
+            read_buf_grown: false,
             out: OutQueue::default(),
             partial: None,
             epoch: Instant::now(),
@@ -190,15 +195,18 @@ impl<K: MaskKeySource> Session<K> {
                     return Ok(None);
                 }
                 Step::Whole { kind, start, len } => {
-                    // Hand the payload out without copying: split it off the buffer.
-                    self.read_buf.advance(start);
-                    let payload = self.read_buf.split_to(len).freeze();
-                    self.read_buf.advance(consumed - start - len);
+                    // Hand the payload out without copying: split its frame
+                    // off the buffer and keep the payload's part.
+                    let mut payload = self.read_buf.split_to(consumed);
+                    payload.advance(start);
+                    payload.truncate(len);
+                    let payload = payload.freeze();
                     if len >= READ_CHUNK && self.read_buf.is_empty() {
                         // A large payload keeps the allocation to itself, so
                         // it is freed as soon as the application drops it,
                         // not kept for a connection that may stay idle.
                         self.read_buf = BytesMut::new();
+                        self.read_buf_grown = false;
                     }
                     return Ok(Some(data_message(kind, payload)));
                 }
@@ -304,7 +312,12 @@ impl<K: MaskKeySource> Session<K> {
 
     /// When the core next needs [`Session::handle_timeout`].
     pub(crate) fn deadline(&self) -> Option<Instant> {
-        self.conn.poll_timeout().map(|at| self.epoch + at)
+        self.conn.poll_timeout().map(|at| self.instant_at(at))
+    }
+
+    /// The instant of a time on the core's clock.
+    pub(crate) fn instant_at(&self, at: Duration) -> Instant {
+        self.epoch + at
     }
 
     /// How long until the deadline (zero if passed), or `None`.
@@ -314,6 +327,9 @@ impl<K: MaskKeySource> Session<K> {
     }
 
     fn queue_transmits(&mut self) {
+        if !self.conn.wants_transmit() {
+            return;
+        }
         while let Some(frame) = self.conn.poll_transmit() {
             self.out.push_copy(&frame);
         }
@@ -330,9 +346,21 @@ impl<K: MaskKeySource> Session<K> {
         allow(dead_code, reason = "used by the tokio driver")
     )]
     pub(crate) fn release_idle_buffer(&mut self) {
-        if self.read_buf.is_empty() && self.owns_large_read_buffer() {
-            self.read_buf = BytesMut::new();
+        if !self.read_buf_grown || !self.read_buf.is_empty() {
+            return;
         }
+        // While a received payload still shares the allocation, the check
+        // fails and is made again on the next read.
+        if self.owns_large_read_buffer() {
+            self.read_buf = BytesMut::new();
+            self.read_buf_grown = false;
+        }
+    }
+
+    /// Reserves room in the read buffer, noting when it grows large.
+    fn reserve_read(&mut self, additional: usize) {
+        self.read_buf.reserve(additional);
+        self.read_buf_grown |= self.read_buf.capacity() > READ_CHUNK;
     }
 
     /// Whether the read buffer owns more than [`READ_CHUNK`] bytes of room,
@@ -356,7 +384,7 @@ impl<K: MaskKeySource> Session<K> {
     pub(crate) fn take_read(&mut self, bytes: &[u8]) {
         let rest = self.conn.bytes_needed(bytes).min(MAX_RESERVE);
         let slack = if rest > 0 { READ_SLACK } else { 0 };
-        self.read_buf.reserve(bytes.len() + rest + slack);
+        self.reserve_read(bytes.len() + rest + slack);
         append(&mut self.read_buf, bytes);
     }
 
@@ -369,7 +397,7 @@ impl<K: MaskKeySource> Session<K> {
     )]
     pub(crate) fn reserve_for_read(&mut self) {
         let needed = self.conn.bytes_needed(&self.read_buf).min(MAX_RESERVE);
-        self.read_buf.reserve((needed + READ_SLACK).max(READ_CHUNK));
+        self.reserve_read((needed + READ_SLACK).max(READ_CHUNK));
     }
 }
 

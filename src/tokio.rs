@@ -230,8 +230,12 @@ pub struct WebSocketStream<S: AsyncRead + AsyncWrite + Unpin, K: MaskKeySource +
     stream: S,
     session: Session<K>,
     timer: Pin<Box<Sleep>>,
-    /// The deadline the timer is set to.
-    timer_at: Option<Instant>,
+    /// What the timer was last set from: the core's deadline (on its own
+    /// clock) and `finish_until`. While they stay the same the timer needs
+    /// no new deadline; `None` once it fired.
+    timer_inputs: Option<(Option<Duration>, Option<Instant>)>,
+    /// The timer is set to a deadline.
+    timer_armed: bool,
     /// The waker the timer holds since its last poll: while the task's
     /// waker stays the same, polling the timer again before it fires would
     /// only register it again.
@@ -274,7 +278,8 @@ where
             stream,
             session: Session::new(conn, leftover, deflate),
             timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
-            timer_at: None,
+            timer_inputs: None,
+            timer_armed: false,
             timer_waker: None,
             finish_until: None,
             ended: false,
@@ -334,18 +339,22 @@ where
 
     /// Fires the core's timer when its deadline has passed; `Ready` if it did.
     fn poll_timer(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let deadline = match (self.session.deadline(), self.finish_until) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        let Some(deadline) = deadline else {
-            self.timer_at = None;
-            return Poll::Pending;
-        };
-        if self.timer_at != Some(deadline) {
-            self.timer.as_mut().reset(deadline.into());
-            self.timer_at = Some(deadline);
+        let inputs = (self.session.conn.poll_timeout(), self.finish_until);
+        if self.timer_inputs != Some(inputs) {
+            self.timer_inputs = Some(inputs);
             self.timer_waker = None;
+            let core = inputs.0.map(|at| self.session.instant_at(at));
+            let deadline = match (core, inputs.1) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            self.timer_armed = deadline.is_some();
+            if let Some(deadline) = deadline {
+                self.timer.as_mut().reset(deadline.into());
+            }
+        }
+        if !self.timer_armed {
+            return Poll::Pending;
         }
         let registered = self
             .timer_waker
@@ -360,7 +369,8 @@ where
             }
             return Poll::Pending;
         }
-        self.timer_at = None;
+        self.timer_inputs = None;
+        self.timer_armed = false;
         self.timer_waker = None;
         self.session.handle_timeout();
         Poll::Ready(())
