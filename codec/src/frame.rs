@@ -225,7 +225,53 @@ impl FrameHeader {
     ///     Decoded::Incomplete { .. } => unreachable!(),
     /// }
     /// ```
+    #[inline]
     pub fn decode(buf: &[u8], rules: DecodeRules) -> Result<Decoded<FrameHeader>, FrameError> {
+        match Self::decode_short(buf, rules) {
+            Some(decoded) => Ok(decoded),
+            None => Self::decode_any(buf, rules),
+        }
+    }
+
+    /// The common case, small enough to inline: a header with a 7-bit
+    /// length, masked as the receiver requires, breaking no rule, all of it
+    /// in `buf`. `None` for anything else (longer lengths, incomplete
+    /// headers, every error), which [`FrameHeader::decode_any`] handles.
+    #[inline(always)]
+    fn decode_short(buf: &[u8], rules: DecodeRules) -> Option<Decoded<FrameHeader>> {
+        let [b0, b1, ..] = *buf else { return None };
+        let opcode = OpCode::from_u4(b0 & 0xF)?;
+        let fin = b0 & 0x80 != 0;
+        let rsv = (b0 >> 4) & 0x7;
+        let len7 = b1 & 0x7F;
+        let masked = b1 & 0x80 != 0;
+        if rsv & !rules.allowed_rsv != 0
+            || (opcode.is_control() && !fin)
+            || len7 >= 126
+            || masked != (rules.receiver == Role::Server)
+        {
+            return None;
+        }
+        let (mask, header_len) = if masked {
+            let key: [u8; 4] = buf.get(2..6)?.try_into().ok()?;
+            (Some(key), 6)
+        } else {
+            (None, 2)
+        };
+        Some(Decoded::Complete {
+            value: FrameHeader {
+                fin,
+                rsv,
+                opcode,
+                mask,
+                payload_len: u64::from(len7),
+            },
+            header_len,
+        })
+    }
+
+    /// [`FrameHeader::decode`] for any input.
+    fn decode_any(buf: &[u8], rules: DecodeRules) -> Result<Decoded<FrameHeader>, FrameError> {
         let Some(&b0) = buf.first() else {
             return Ok(Decoded::Incomplete { needed: 2 });
         };
@@ -378,5 +424,43 @@ impl AsRef<[u8]> for EncodedHeader {
 impl fmt::Debug for EncodedHeader {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("EncodedHeader").field(&&**self).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The inlined short path gives exactly what the full decode gives, for
+    /// every first and second byte, input lengths around every header size,
+    /// both receivers and the reserved bits an extension may allow.
+    #[test]
+    fn the_short_path_agrees_with_the_full_decode() {
+        let mut buf = [0u8; 14];
+        for (i, byte) in buf.iter_mut().enumerate().skip(2) {
+            *byte = 0x11 * i as u8;
+        }
+        for receiver in [Role::Server, Role::Client] {
+            for allowed_rsv in [0, RSV1, RSV1 | RSV2 | RSV3] {
+                let rules = DecodeRules {
+                    receiver,
+                    allowed_rsv,
+                };
+                for b0 in 0..=255u8 {
+                    for b1 in 0..=255u8 {
+                        buf[0] = b0;
+                        buf[1] = b1;
+                        for len in [0, 1, 2, 3, 5, 6, 7, 14] {
+                            let input = &buf[..len];
+                            assert_eq!(
+                                FrameHeader::decode(input, rules),
+                                FrameHeader::decode_any(input, rules),
+                                "{rules:?} {b0:#04x} {b1:#04x} len {len}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 }
