@@ -20,9 +20,13 @@ mod runtime;
 #[path = "common/tls_server.rs"]
 mod tls_server;
 
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
+use std::task::Poll;
+
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::oneshot;
 use ws13::handshake::permessage_deflate::DeflateServerPolicy;
 use ws13::tokio::{Accepted, WebSocketStream, accept};
 use ws13::{CloseCode, ServerOptions};
@@ -50,22 +54,55 @@ async fn run() -> std::io::Result<()> {
         "async_echo listening on {scheme}://{}",
         listener.local_addr()?
     );
-    let (shutdown, shutdown_signal) = watch::channel(false);
+    let mut shutdown = Shutdown::default();
     let mut tasks = tokio::task::JoinSet::new();
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
                 let (tcp, _) = accepted?;
                 tcp.set_nodelay(true)?;
-                tasks.spawn(serve(transport.clone(), tcp, shutdown_signal.clone()));
+                tasks.spawn(serve(transport.clone(), tcp, shutdown.subscribe()));
             }
-            _ = tokio::signal::ctrl_c() => break,
+            // Finished connections are reaped as they end, not kept until exit.
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            _ = &mut ctrl_c => break,
         }
     }
     println!("shutting down: closing {} connection(s)", tasks.len());
-    let _ = shutdown.send(true);
+    shutdown.signal();
     while tasks.join_next().await.is_some() {}
     Ok(())
+}
+
+/// Tells every connection to close. Each connection has its own one-shot
+/// channel: polling it touches nothing shared, where a `watch` receiver's
+/// every poll takes a lock shared by all connections.
+#[derive(Default)]
+struct Shutdown {
+    senders: Vec<oneshot::Sender<()>>,
+    /// How many senders were left after dropping those of finished
+    /// connections; the next sweep waits until the list has doubled.
+    kept: usize,
+}
+
+impl Shutdown {
+    fn subscribe(&mut self) -> oneshot::Receiver<()> {
+        if self.senders.len() >= 2 * self.kept.max(64) {
+            self.senders.retain(|sender| !sender.is_closed());
+            self.kept = self.senders.len();
+        }
+        let (sender, receiver) = oneshot::channel();
+        self.senders.push(sender);
+        receiver
+    }
+
+    fn signal(self) {
+        for sender in self.senders {
+            let _ = sender.send(());
+        }
+    }
 }
 
 /// One connection. The task lives as long as the connection, so its future
@@ -73,7 +110,7 @@ async fn run() -> std::io::Result<()> {
 /// the handshake is over, and the stream is lent to `echo`, not moved (a
 /// future keeps an argument moved into an async fn twice: as the argument
 /// and as the local it becomes).
-async fn serve(transport: Transport, tcp: TcpStream, shutdown: watch::Receiver<bool>) {
+async fn serve(transport: Transport, tcp: TcpStream, shutdown: oneshot::Receiver<()>) {
     let Some(mut ws) = Box::pin(upgrade(transport, tcp)).await else {
         return;
     };
@@ -105,32 +142,32 @@ async fn upgrade(transport: Transport, tcp: TcpStream) -> Option<WebSocketStream
     }
 }
 
-async fn echo(ws: &mut WebSocketStream<ServerStream>, shutdown: watch::Receiver<bool>) {
-    // Waiting for the shutdown signal means polling a future whose every poll
-    // takes a lock shared by all connections, so it is polled only when the
-    // stream has nothing ready (`biased`: the stream first). A connection
-    // that never runs dry sees the signal through the lock-free
-    // `has_changed` check after each message.
-    let mut signal = shutdown.clone();
-    let shutdown_signal = signal.changed();
-    tokio::pin!(shutdown_signal);
+async fn echo(ws: &mut WebSocketStream<ServerStream>, mut shutdown: oneshot::Receiver<()>) {
     loop {
-        tokio::select! {
-            biased;
-            message = ws.next() => match message {
-                // `feed` queues; the stream writes all queued echoes at once
-                // before it waits for more input.
-                Some(Ok(message)) if message.is_data() => {
-                    if ws.feed(message).await.is_err() {
-                        return;
-                    }
+        // The stream first; the shutdown signal only when the stream has
+        // nothing ready (a connection that never runs dry sees it through
+        // `try_recv` after each message).
+        let next = poll_fn(|cx| match ws.poll_next_unpin(cx) {
+            Poll::Ready(message) => Poll::Ready(Some(message)),
+            Poll::Pending => Pin::new(&mut shutdown).poll(cx).map(|_| None),
+        })
+        .await;
+        match next {
+            // `feed` queues; the stream writes all queued echoes at once
+            // before it waits for more input.
+            Some(Some(Ok(message))) if message.is_data() => {
+                if ws.feed(message).await.is_err() {
+                    return;
                 }
-                Some(Ok(_)) => {}
-                Some(Err(_)) | None => return,
-            },
-            _ = &mut shutdown_signal => break,
+            }
+            Some(Some(Ok(_))) => {}
+            Some(Some(Err(_)) | None) => return,
+            None => break,
         }
-        if shutdown.has_changed().unwrap_or(true) {
+        if !matches!(
+            shutdown.try_recv(),
+            Err(oneshot::error::TryRecvError::Empty)
+        ) {
             break;
         }
     }
