@@ -14,6 +14,7 @@ go to --raw (JSON lines).
     python3 benches/echo.py                 # the full run, about 12 minutes
     python3 benches/echo.py --rounds 1 --secs 1 --quick
     python3 benches/echo.py --threads 1 --inflight-only --idle 0
+    python3 benches/echo.py --floor         # with the no-protocol floor, about 15 minutes
 
 With --threads N every server runs on the same runtime: N tokio worker
 threads, or a current-thread runtime for N = 1 (the shape of uWebSockets'
@@ -41,6 +42,11 @@ SERVERS = [
     ("tokio-websockets", [os.path.join(REL, "echo_tokio_websockets")], 9204),
 ]
 PEERS = ["tokio-tungstenite", "fastwebsockets", "tokio-websockets"]
+# Not a WebSocket server: the same system calls with no protocol work (see
+# src/bin/echo_floor.rs). With --floor it runs as a fifth server, outside the
+# idle-memory table, and shows the lowest ratio to the best peer that any
+# server on tokio could reach.
+FLOOR = ("floor", [os.path.join(REL, "echo_floor")], 9205)
 
 
 def configs(quick, inflight_only):
@@ -117,6 +123,8 @@ def main():
                     help="runtime threads for every server (1: current-thread; default: tokio's)")
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--ws13", help="another async_echo binary to measure as ws13")
+    ap.add_argument("--floor", action="store_true",
+                    help="also run echo_floor, the no-protocol floor (a quarter longer)")
     ap.add_argument("--raw", default=os.path.join(TARGET, "echo-raw.jsonl"))
     args = ap.parse_args()
 
@@ -131,6 +139,8 @@ def main():
     servers = list(SERVERS)
     if args.ws13:
         servers[0] = ("ws13", [args.ws13], servers[0][2])
+    if args.floor:
+        servers.append(FLOOR)
     runtime = (f"a runtime with {args.threads} worker threads" if args.threads > 1 else
                "a current-thread runtime" if args.threads == 1 else
                "tokio's default multi-thread runtime")
@@ -144,6 +154,8 @@ def main():
             print("| server | RSS before (KiB) | RSS after (KiB) | per connection (bytes) |")
             print("|---|---:|---:|---:|")
             for name, _, port in servers:
+                if name == FLOOR[0]:
+                    continue
                 r = load(port, procs[name].pid, 0, 0, 0, 0, 0, idle=args.idle)
                 if r:
                     print(f"| {name} | {r['rss_before_kib']} | {r['rss_after_kib']} | "

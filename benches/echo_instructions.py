@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """User-space instructions per echoed message, counted by valgrind's callgrind:
-ws13's async_echo against the three peer echo servers of benches/echo.py.
+ws13's async_echo against the three peer echo servers of benches/echo.py
+and the no-protocol floor (src/bin/echo_floor.rs).
 
 CPU time per echo on a shared 2-core VM moves by 10-20% from run to run, and
 most of it is the kernel's. The instruction count of the server process (all
@@ -15,7 +16,7 @@ serialises threads anyway); the load client runs natively, `--warmup 0`, and
 its message count over the run is the denominator. The count includes the
 server's start and the handshakes, under 1% of a 6-second run.
 
-    python3 benches/echo_instructions.py             # 4 servers x 3 configurations, about 3 minutes
+    python3 benches/echo_instructions.py             # 4 servers and the floor x 3 configurations, about 4 minutes
     python3 benches/echo_instructions.py --secs 3 --only ws13
 
 Needs valgrind (`apt install valgrind`).
@@ -30,7 +31,7 @@ import sys
 import tempfile
 import time
 
-from echo import REL, SERVERS, build
+from echo import FLOOR, REL, SERVERS, build
 
 CONFIGS = [(16, 16, 1), (16, 16, 8), (1024, 16, 8)]
 
@@ -75,7 +76,7 @@ def main():
     args = ap.parse_args()
     if not args.no_build:
         build()
-    servers = [s for s in SERVERS if args.only in (None, s[0])]
+    servers = [s for s in SERVERS + [FLOOR] if args.only in (None, s[0])]
     print(f"# user-space instructions per echo (callgrind), {time.strftime('%Y-%m-%d %H:%M %Z')}, "
           "every server on a current-thread runtime\n")
     print("| size | connections | in flight | " + " | ".join(s[0] for s in servers) + " |")
