@@ -42,7 +42,7 @@ use crate::message::Message;
 use crate::server::{
     AcceptedRequest, HttpRequest, ServerHandshake, ServerOptions, ServerStep, http_response,
 };
-use crate::session::{READ_CHUNK, Session, WRITE_HIGH_WATER, append, negotiated};
+use crate::session::{READ_CHUNK, Session, WRITE_HIGH_WATER, negotiated};
 use ws13_codec::deflate::PerMessageDeflate;
 
 /// A byte stream the blocking driver can run on. Read timeouts let it keep
@@ -411,10 +411,12 @@ impl<S: Transport, K: MaskKeySource> WebSocket<S, K> {
         }
         self.stream
             .set_read_timeout(timeout.map(|t| t.max(Duration::from_millis(1))))?;
+        // A buffer a large message grew is let go before the next read.
+        self.session.release_idle_buffer();
         match self.stream.read(&mut self.scratch) {
             Ok(0) => Err(self.session.eof_error()),
             Ok(n) => {
-                append(&mut self.session.read_buf, &self.scratch[..n]);
+                self.session.take_read(&self.scratch[..n]);
                 Ok(())
             }
             Err(e) if is_timeout(&e) => {

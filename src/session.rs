@@ -201,13 +201,6 @@ impl<K: MaskKeySource> Session<K> {
                     payload.advance(start);
                     payload.truncate(len);
                     let payload = payload.freeze();
-                    if len >= READ_CHUNK && self.read_buf.is_empty() {
-                        // A large payload keeps the allocation to itself, so
-                        // it is freed as soon as the application drops it,
-                        // not kept for a connection that may stay idle.
-                        self.read_buf = BytesMut::new();
-                        self.read_buf_grown = false;
-                    }
                     return Ok(Some(data_message(kind, payload)));
                 }
                 Step::Ready(message) => {
@@ -335,26 +328,49 @@ impl<K: MaskKeySource> Session<K> {
         }
     }
 
-    /// Drops a read buffer that a large message left big, once it is empty,
-    /// so an idle connection goes back to holding almost nothing.
-    ///
-    /// `capacity` counts only the room after the buffer's view: once frames
-    /// were consumed from a large buffer it looks small while still owning
-    /// the whole allocation, which `try_reclaim` reveals (without allocating).
+    /// Lets go of a read buffer that grew beyond [`READ_CHUNK`], once it is
+    /// empty, so an idle connection goes back to holding almost nothing; a
+    /// payload still in use keeps the allocation alive on its own. Returns
+    /// `false` while the buffer is in use (holds part of a frame).
+    pub(crate) fn release_idle_buffer(&mut self) -> bool {
+        if !self.read_buf_grown {
+            return true;
+        }
+        if !self.read_buf.is_empty() {
+            return false;
+        }
+        self.read_buf = BytesMut::new();
+        self.read_buf_grown = false;
+        true
+    }
+
+    /// Whether the read buffer grew beyond [`READ_CHUNK`] and was not
+    /// released since.
     #[cfg_attr(
         not(feature = "tokio"),
         allow(dead_code, reason = "used by the tokio driver")
     )]
-    pub(crate) fn release_idle_buffer(&mut self) {
+    pub(crate) fn holds_grown_read_buffer(&self) -> bool {
+        self.read_buf_grown
+    }
+
+    /// Makes an empty grown read buffer ready to read into from its start,
+    /// so that the next large message arrives in one read, in place.
+    /// `false` if there is none, or if a payload still shares it (which then
+    /// keeps the allocation to itself).
+    #[cfg_attr(
+        not(feature = "tokio"),
+        allow(dead_code, reason = "used by the tokio driver")
+    )]
+    pub(crate) fn reuse_grown_read_buffer(&mut self) -> bool {
         if !self.read_buf_grown || !self.read_buf.is_empty() {
-            return;
+            return false;
         }
-        // While a received payload still shares the allocation, the check
-        // fails and is made again on the next read.
-        if self.owns_large_read_buffer() {
-            self.read_buf = BytesMut::new();
-            self.read_buf_grown = false;
+        if self.read_buf.try_reclaim(READ_CHUNK + 1) {
+            return true;
         }
+        self.release_idle_buffer();
+        false
     }
 
     /// Reserves room in the read buffer, noting when it grows large.
@@ -364,25 +380,23 @@ impl<K: MaskKeySource> Session<K> {
     }
 
     /// Whether the read buffer owns more than [`READ_CHUNK`] bytes of room,
-    /// whatever its view's `capacity` says.
-    #[cfg_attr(
-        not(feature = "tokio"),
-        allow(dead_code, reason = "used by the tokio driver")
-    )]
+    /// whatever its view's `capacity` says (which counts only the room after
+    /// the view; `try_reclaim` sees the whole allocation).
+    #[cfg(test)]
     fn owns_large_read_buffer(&mut self) -> bool {
         self.read_buf.capacity() > READ_CHUNK || self.read_buf.try_reclaim(READ_CHUNK + 1)
     }
 
-    /// Takes in bytes that were read elsewhere (a scratch buffer) while the
-    /// read buffer was empty. The buffer is first sized for the whole frame
-    /// they begin, as far as its header tells, so the rest of a large frame
-    /// is read in place instead of growing the buffer and copying again.
-    #[cfg_attr(
-        not(feature = "tokio"),
-        allow(dead_code, reason = "used by the tokio driver")
-    )]
+    /// Takes in bytes that were read elsewhere (a scratch buffer). Into an
+    /// empty buffer, it first sizes the buffer for the whole frame they
+    /// begin, as far as its header tells, so the rest of a large frame is
+    /// read in place instead of growing the buffer and copying again.
     pub(crate) fn take_read(&mut self, bytes: &[u8]) {
-        let rest = self.conn.bytes_needed(bytes).min(MAX_RESERVE);
+        let rest = if self.read_buf.is_empty() {
+            self.conn.bytes_needed(bytes).min(MAX_RESERVE)
+        } else {
+            0
+        };
         let slack = if rest > 0 { READ_SLACK } else { 0 };
         self.reserve_read(bytes.len() + rest + slack);
         append(&mut self.read_buf, bytes);
@@ -464,14 +478,35 @@ mod tests {
     }
 
     #[test]
-    fn a_large_whole_message_leaves_no_large_buffer_behind() {
+    fn a_grown_buffer_is_reused_once_its_payload_is_gone_and_released_on_request() {
         let payload = vec![7u8; 64 * 1024];
         let mut session = server();
         session.take_read(&client_frames(&payload, 1));
         let message = session.next_message().unwrap().unwrap();
-        assert_eq!(message, Message::binary(payload));
-        drop(message);
+        assert_eq!(message, Message::binary(payload.clone()));
+        // Shared with the payload: not reusable, so let go of.
+        assert!(!session.reuse_grown_read_buffer());
         assert!(!session.owns_large_read_buffer());
+        assert!(!session.holds_grown_read_buffer());
+        assert_eq!(message, Message::binary(payload.clone()));
+
+        session.take_read(&client_frames(&payload, 1));
+        drop(session.next_message().unwrap().unwrap());
+        // The payload is gone: the whole allocation is there to read into.
+        assert!(session.reuse_grown_read_buffer());
+        assert!(session.read_buf.capacity() > payload.len());
+        assert!(session.release_idle_buffer());
+        assert!(!session.owns_large_read_buffer());
+    }
+
+    #[test]
+    fn a_buffer_holding_part_of_a_frame_is_not_released() {
+        let frame = client_frames(&vec![1u8; 64 * 1024], 1);
+        let mut session = server();
+        session.take_read(&frame[..READ_CHUNK]);
+        assert_eq!(session.next_message().unwrap(), None);
+        assert!(!session.release_idle_buffer());
+        assert!(session.holds_grown_read_buffer());
     }
 
     #[test]

@@ -63,6 +63,24 @@ use crate::server::{
 use crate::session::{READ_CHUNK, Session, WRITE_HIGH_WATER, negotiated};
 use ws13_codec::deflate::PerMessageDeflate;
 
+/// How long a read buffer that a large message grew is kept for the next
+/// one: a connection that keeps receiving large messages reads each in one
+/// go into the same allocation, and one that went quiet gives it back after
+/// this long (as soon as the frame in it, if any, is complete).
+const KEEP_GROWN_READ_BUFFER: Duration = Duration::from_secs(1);
+
+/// The timer's inputs: the core's deadline on its own clock, and the
+/// driver's finish and buffer-release deadlines.
+type TimerInputs = (Option<Duration>, Option<Instant>, Option<Instant>);
+
+/// The earlier of two optional deadlines.
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// What arrived on a server socket.
 #[derive(Debug)]
 #[allow(
@@ -231,11 +249,11 @@ pub struct WebSocketStream<S: AsyncRead + AsyncWrite + Unpin, K: MaskKeySource +
     session: Session<K>,
     timer: Pin<Box<Sleep>>,
     /// What the timer was last set from: the core's deadline (on its own
-    /// clock) and `finish_until`. While they stay the same the timer needs
-    /// no new deadline; `None` once it fired.
-    timer_inputs: Option<(Option<Duration>, Option<Instant>)>,
-    /// The timer is set to a deadline.
-    timer_armed: bool,
+    /// clock), `finish_until` and `release_buffer_at`. While they stay the
+    /// same the timer needs no new deadline; `None` once it fired.
+    timer_inputs: Option<TimerInputs>,
+    /// The deadline the timer is set to, if any.
+    timer_deadline: Option<Instant>,
     /// The waker the timer holds since its last poll: while the task's
     /// waker stays the same, polling the timer again before it fires would
     /// only register it again.
@@ -244,6 +262,9 @@ pub struct WebSocketStream<S: AsyncRead + AsyncWrite + Unpin, K: MaskKeySource +
     /// the server to close TCP as RFC 6455 §7.1.1 asks) ends by this time,
     /// whatever the peer does.
     finish_until: Option<Instant>,
+    /// When to let go of a read buffer that a large message grew (see
+    /// [`KEEP_GROWN_READ_BUFFER`]).
+    release_buffer_at: Option<Instant>,
     /// The stream has ended (or yielded its final error).
     ended: bool,
     transport_closed: bool,
@@ -279,9 +300,10 @@ where
             session: Session::new(conn, leftover, deflate),
             timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
             timer_inputs: None,
-            timer_armed: false,
+            timer_deadline: None,
             timer_waker: None,
             finish_until: None,
+            release_buffer_at: None,
             ended: false,
             transport_closed: false,
         }
@@ -325,37 +347,47 @@ where
     /// buffer; inside a frame it reads straight into the session buffer,
     /// reserved for the rest of the frame.
     fn poll_read_input(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        if !self.session.read_buf.is_empty() {
+        let read = if !self.session.read_buf.is_empty() || self.session.reuse_grown_read_buffer() {
             self.session.reserve_for_read();
-            return poll_read_buf(Pin::new(&mut self.stream), cx, &mut self.session.read_buf);
+            poll_read_buf(Pin::new(&mut self.stream), cx, &mut self.session.read_buf)
+        } else {
+            let mut scratch = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+            let mut buf = ReadBuf::uninit(&mut scratch);
+            match Pin::new(&mut self.stream).poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) => {
+                    self.session.take_read(buf.filled());
+                    Poll::Ready(Ok(buf.filled().len()))
+                }
+                Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
+                Poll::Pending => Poll::Pending,
+            }
+        };
+        if self.release_buffer_at.is_none() && self.session.holds_grown_read_buffer() {
+            self.release_buffer_at = Some(Instant::now() + KEEP_GROWN_READ_BUFFER);
         }
-        self.session.release_idle_buffer();
-        let mut scratch = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
-        let mut buf = ReadBuf::uninit(&mut scratch);
-        ready!(Pin::new(&mut self.stream).poll_read(cx, &mut buf))?;
-        self.session.take_read(buf.filled());
-        Poll::Ready(Ok(buf.filled().len()))
+        read
     }
 
     /// Fires the core's timer when its deadline has passed; `Ready` if it did.
     fn poll_timer(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let inputs = (self.session.conn.poll_timeout(), self.finish_until);
+        let inputs = (
+            self.session.conn.poll_timeout(),
+            self.finish_until,
+            self.release_buffer_at,
+        );
         if self.timer_inputs != Some(inputs) {
             self.timer_inputs = Some(inputs);
             self.timer_waker = None;
             let core = inputs.0.map(|at| self.session.instant_at(at));
-            let deadline = match (core, inputs.1) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            self.timer_armed = deadline.is_some();
+            let deadline = earliest(earliest(core, inputs.1), inputs.2);
+            self.timer_deadline = deadline;
             if let Some(deadline) = deadline {
                 self.timer.as_mut().reset(deadline.into());
             }
         }
-        if !self.timer_armed {
+        let Some(fired_at) = self.timer_deadline else {
             return Poll::Pending;
-        }
+        };
         let registered = self
             .timer_waker
             .as_ref()
@@ -370,8 +402,13 @@ where
             return Poll::Pending;
         }
         self.timer_inputs = None;
-        self.timer_armed = false;
+        self.timer_deadline = None;
         self.timer_waker = None;
+        if self.release_buffer_at.is_some_and(|at| at <= fired_at) {
+            // Still in use (part of a frame in it): look again later.
+            self.release_buffer_at = (!self.session.release_idle_buffer())
+                .then(|| Instant::now().max(fired_at) + KEEP_GROWN_READ_BUFFER);
+        }
         self.session.handle_timeout();
         Poll::Ready(())
     }
@@ -568,5 +605,82 @@ where
         let this = &mut *self;
         ready!(this.poll_finish(cx));
         Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::{SinkExt, StreamExt};
+    use ws13_codec::Config;
+
+    use super::*;
+
+    /// A server and a client connected in memory.
+    fn pair() -> (
+        WebSocketStream<tokio::io::DuplexStream>,
+        WebSocketStream<tokio::io::DuplexStream, OsMaskKeys>,
+    ) {
+        let (server_io, client_io) = tokio::io::duplex(1 << 20);
+        let server =
+            WebSocketStream::from_parts(server_io, Connection::server(Config::default()), &[]);
+        let client = WebSocketStream::from_parts(
+            client_io,
+            Connection::client(Config::default(), OsMaskKeys::new()),
+            &[],
+        );
+        (server, client)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_grown_read_buffer_serves_the_next_large_message_then_goes_when_idle() {
+        let (mut server, mut client) = pair();
+        let large = vec![7u8; 64 * 1024];
+        let payload_at = |message: &Message| match message {
+            Message::Binary(payload) => payload.as_ptr(),
+            other => panic!("expected a binary message, got {other:?}"),
+        };
+        client.send(Message::binary(large.clone())).await.unwrap();
+        let first = server.next().await.unwrap().unwrap();
+        assert_eq!(first, Message::binary(large.clone()));
+        let first_at = payload_at(&first);
+        drop(first);
+        assert!(server.session.holds_grown_read_buffer());
+        let release_at = server.release_buffer_at.expect("release armed");
+
+        // The next large message lands where the first did.
+        client.send(Message::binary(large.clone())).await.unwrap();
+        let second = server.next().await.unwrap().unwrap();
+        assert_eq!(second, Message::binary(large.clone()));
+        assert_eq!(payload_at(&second), first_at);
+        assert_eq!(server.release_buffer_at, Some(release_at));
+        drop(second);
+
+        // Quiet for longer than KEEP_GROWN_READ_BUFFER: the buffer goes.
+        let idle = tokio::time::timeout(KEEP_GROWN_READ_BUFFER * 2, server.next()).await;
+        assert!(idle.is_err(), "nothing was sent");
+        assert!(!server.session.holds_grown_read_buffer());
+        assert_eq!(server.release_buffer_at, None);
+
+        // And small messages after that keep it small.
+        client.send(Message::text("small")).await.unwrap();
+        assert_eq!(
+            server.next().await.unwrap().unwrap(),
+            Message::text("small")
+        );
+        assert!(!server.session.holds_grown_read_buffer());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_payload_the_application_keeps_takes_the_large_allocation_along() {
+        let (mut server, mut client) = pair();
+        let large = vec![3u8; 64 * 1024];
+        client.send(Message::binary(large.clone())).await.unwrap();
+        let kept = server.next().await.unwrap().unwrap();
+        client.send(Message::text("next")).await.unwrap();
+        assert_eq!(server.next().await.unwrap().unwrap(), Message::text("next"));
+        // The read for "next" could not reuse the buffer `kept` shares, so
+        // the connection let go of it instead of allocating beside it.
+        assert!(!server.session.holds_grown_read_buffer());
+        assert_eq!(kept, Message::binary(large));
     }
 }
