@@ -63,10 +63,11 @@ use crate::server::{
 use crate::session::{READ_CHUNK, Session, WRITE_HIGH_WATER, negotiated};
 use ws13_codec::deflate::PerMessageDeflate;
 
-/// How long a read buffer that a large message grew is kept for the next
-/// one: a connection that keeps receiving large messages reads each in one
-/// go into the same allocation, and one that went quiet gives it back after
-/// this long (as soon as the frame in it, if any, is complete).
+/// How long a read buffer that a large message grew is kept, from when it
+/// grew: the large messages that follow are each read in one go into the
+/// same allocation. Then it is let go as soon as it holds no partial frame
+/// (and grows again if large messages keep coming), so a connection that
+/// went quiet holds no large buffer for much longer than this.
 const KEEP_GROWN_READ_BUFFER: Duration = Duration::from_secs(1);
 
 /// The timer's inputs: the core's deadline on its own clock, and the
@@ -345,7 +346,8 @@ where
     /// end of file. With nothing pending it reads into a stack buffer and
     /// copies out only what arrived, so an idle connection holds no read
     /// buffer; inside a frame it reads straight into the session buffer,
-    /// reserved for the rest of the frame.
+    /// reserved for the rest of the frame, and so it does into a buffer a
+    /// large message grew, while it is kept ([`KEEP_GROWN_READ_BUFFER`]).
     fn poll_read_input(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         let read = if !self.session.read_buf.is_empty() || self.session.reuse_grown_read_buffer() {
             self.session.reserve_for_read();
