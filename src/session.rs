@@ -33,6 +33,12 @@ pub(crate) const READ_CHUNK: usize = 16 * 1024;
 /// readiness instead (one `recvfrom` less per 64 KiB message here).
 const READ_SLACK: usize = 4096;
 
+/// A grown read buffer at least this large is worth reading the next
+/// message into (the tokio driver keeps one for a while, see
+/// `KEEP_GROWN_READ_BUFFER`); a smaller one, grown only because a short frame
+/// arrived in pieces, is let go as soon as it is empty.
+const REUSABLE_READ_BUFFER: usize = 2 * READ_CHUNK;
+
 /// The most the read buffer reserves at once for a frame's announced length;
 /// a larger frame grows the buffer in steps as its bytes arrive.
 const MAX_RESERVE: usize = 16 << 20;
@@ -346,12 +352,21 @@ impl<K: MaskKeySource> Session<K> {
 
     /// Whether the read buffer grew beyond [`READ_CHUNK`] and was not
     /// released since.
+    #[cfg(test)]
+    pub(crate) fn holds_grown_read_buffer(&self) -> bool {
+        self.read_buf_grown
+    }
+
+    /// Whether the read buffer grew large enough to be kept for the next
+    /// message ([`REUSABLE_READ_BUFFER`]). Asked right after a read, while
+    /// the buffer still holds what arrived, so its view's `capacity` is the
+    /// allocation's.
     #[cfg_attr(
         not(feature = "tokio"),
         allow(dead_code, reason = "used by the tokio driver")
     )]
-    pub(crate) fn holds_grown_read_buffer(&self) -> bool {
-        self.read_buf_grown
+    pub(crate) fn holds_reusable_read_buffer(&self) -> bool {
+        self.read_buf_grown && self.read_buf.capacity() >= REUSABLE_READ_BUFFER
     }
 
     /// Makes an empty grown read buffer ready to read into from its start,
@@ -366,9 +381,10 @@ impl<K: MaskKeySource> Session<K> {
         if !self.read_buf_grown || !self.read_buf.is_empty() {
             return false;
         }
-        if self.read_buf.try_reclaim(READ_CHUNK + 1) {
+        if self.read_buf.try_reclaim(REUSABLE_READ_BUFFER) {
             return true;
         }
+        // Too small to keep, or a payload still shares it.
         self.release_idle_buffer();
         false
     }
@@ -496,6 +512,25 @@ mod tests {
         assert!(session.reuse_grown_read_buffer());
         assert!(session.read_buf.capacity() > payload.len());
         assert!(session.release_idle_buffer());
+        assert!(!session.owns_large_read_buffer());
+    }
+
+    #[test]
+    fn a_buffer_grown_for_a_short_frame_in_pieces_is_not_kept() {
+        let frame = client_frames(b"a short message", 1);
+        let mut session = server();
+        session.take_read(&frame[..5]);
+        assert_eq!(session.next_message().unwrap(), None);
+        // Room for more than the frame: the buffer grows past READ_CHUNK.
+        session.reserve_for_read();
+        append(&mut session.read_buf, &frame[5..]);
+        assert!(session.holds_grown_read_buffer());
+        assert!(!session.holds_reusable_read_buffer());
+        assert_eq!(
+            session.next_message().unwrap(),
+            Some(Message::binary(b"a short message".to_vec()))
+        );
+        assert!(!session.reuse_grown_read_buffer());
         assert!(!session.owns_large_read_buffer());
     }
 

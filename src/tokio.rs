@@ -364,7 +364,7 @@ where
                 Poll::Pending => Poll::Pending,
             }
         };
-        if self.release_buffer_at.is_none() && self.session.holds_grown_read_buffer() {
+        if self.release_buffer_at.is_none() && self.session.holds_reusable_read_buffer() {
             self.release_buffer_at = Some(Instant::now() + KEEP_GROWN_READ_BUFFER);
         }
         read
