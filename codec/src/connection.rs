@@ -524,20 +524,6 @@ impl<K: MaskKeySource> Connection<K> {
         if self.frame.is_some() || self.receive_finished() {
             return usize::from(input.is_empty());
         }
-        if let [_, second, ..] = *input {
-            // The common case, a whole short frame, without a full decode.
-            let len7 = usize::from(second & 0x7F);
-            let mask_len = if second & 0x80 != 0 { 4 } else { 0 };
-            if len7 < 126 && 2 + mask_len + len7 <= input.len() {
-                return 0;
-            }
-        }
-        self.bytes_needed_decoded(input)
-    }
-
-    /// [`Connection::bytes_needed`] for a frame at the front of `input`,
-    /// from its fully decoded header.
-    fn bytes_needed_decoded(&self, input: &[u8]) -> usize {
         let rules = self.decode_rules();
         match FrameHeader::decode(input, rules) {
             Ok(Decoded::Incomplete { needed }) => needed,
@@ -1121,39 +1107,6 @@ const UNMASK_BLOCK: usize = 16 * 1024;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::role::NoMasking;
-
-    /// The shortcut for whole short frames gives what the full decode gives,
-    /// for every second byte, every first byte kind and every input length.
-    #[test]
-    fn bytes_needed_shortcut_agrees_with_the_full_decode() {
-        let partial_limits = [0, 3, 64, u64::MAX];
-        for role in [Role::Server, Role::Client] {
-            for partial_frames_above in partial_limits {
-                let config = Config {
-                    partial_frames_above,
-                    ..Config::default()
-                };
-                let conn = Connection::new(role, NoMasking::new(), config);
-                for first in [
-                    0x81, 0x82, 0x01, 0x00, 0x02, 0x89, 0x8A, 0x88, 0x09, 0x83, 0xC1,
-                ] {
-                    for second in 0..=255u8 {
-                        let mut input = [0u8; 140];
-                        input[0] = first;
-                        input[1] = second;
-                        for len in 2..=input.len() {
-                            assert_eq!(
-                                conn.bytes_needed(&input[..len]),
-                                conn.bytes_needed_decoded(&input[..len]),
-                                "{role:?} partial>{partial_frames_above} {first:#x} {second:#x} len {len}"
-                            );
-                        }
-                    }
-                }
-            }
-        }
-    }
 
     #[test]
     fn bytes_needed_counts_the_rest_of_a_frame() {
