@@ -65,7 +65,7 @@ async fn connection(mut tcp: TcpStream) -> io::Result<()> {
         }
         buf.copy_within(start..filled, 0);
         filled -= start;
-        if let Some(needed) = frame_len(&buf[..filled]) {
+        if let Some((_, needed)) = frame_extent(&buf[..filled]) {
             if needed > buf.len() {
                 buf.resize(needed + BUFFER, 0);
             }
@@ -125,9 +125,9 @@ struct Frame {
     reply: std::ops::Range<usize>,
 }
 
-/// The length of the (masked) client frame at the front of `buf`, once its
-/// header is in.
-fn frame_len(buf: &[u8]) -> Option<usize> {
+/// The header length and the whole length of the (masked) client frame at
+/// the front of `buf`, once its header is in.
+fn frame_extent(buf: &[u8]) -> Option<(usize, usize)> {
     let (header_len, payload_len) = match *buf {
         [_, b1, ..] if b1 & 0x7F < 126 => (6, usize::from(b1 & 0x7F)),
         [_, b1, l0, l1, ..] if b1 & 0x7F == 126 => (8, usize::from(u16::from_be_bytes([l0, l1]))),
@@ -137,20 +137,15 @@ fn frame_len(buf: &[u8]) -> Option<usize> {
         }
         _ => return None,
     };
-    Some(header_len + payload_len)
+    Some((header_len, header_len + payload_len))
 }
 
 fn next_frame(buf: &mut [u8]) -> Option<Frame> {
-    let len = frame_len(buf)?;
+    let (header_len, len) = frame_extent(buf)?;
     if buf.len() < len {
         return None;
     }
     let opcode = buf[0] & 0x0F;
-    let header_len = match buf[1] & 0x7F {
-        126 => 8,
-        127 => 14,
-        _ => 6,
-    };
     let key = [
         buf[header_len - 4],
         buf[header_len - 3],
