@@ -33,25 +33,31 @@ use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
 use ws13_codec::role::NoMasking;
-use ws13_codec::{CloseCode, Connection, MaskKeySource, Role, State};
+use ws13_codec::{CloseCode, Connection, MaskKeySource, State};
 
 use crate::client::{ClientHandshakeStep, ClientOptions, HandshakeResponse, WsUrl};
 use crate::error::{AcceptError, ConnectError, Error, Result};
 use crate::mask_keys::OsMaskKeys;
-use crate::message::Message;
+use crate::message::{CloseReason, Message};
 use crate::server::{
     AcceptedRequest, HttpRequest, ServerHandshake, ServerOptions, ServerStep, http_response,
 };
-use crate::session::{READ_CHUNK, Session, WRITE_HIGH_WATER, negotiated};
-use ws13_codec::deflate::PerMessageDeflate;
+use crate::socket::{READ_CHUNK, Socket, TransportStatus};
 
-/// A byte stream the blocking driver can run on. Read timeouts let it keep
-/// heartbeats and close timeouts; `shutdown` lets a server close TCP first, as
-/// RFC 6455 §7.1.1 asks. The defaults do nothing, for streams without them
-/// (then timers only fire when data arrives).
+/// A byte stream the blocking driver can run on. Read and write timeouts let
+/// it keep heartbeats and bound the close; `shutdown` lets a server close TCP
+/// first, as RFC 6455 §7.1.1 asks. The defaults do nothing, for streams
+/// without them (then timers only fire when data arrives, and writes to a
+/// peer that reads nothing may block).
 pub trait Transport: Read + Write {
     /// Bounds the next reads; `None` blocks indefinitely.
     fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        let _ = timeout;
+        Ok(())
+    }
+
+    /// Bounds the next writes; `None` blocks indefinitely.
+    fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         let _ = timeout;
         Ok(())
     }
@@ -67,6 +73,10 @@ impl Transport for TcpStream {
         TcpStream::set_read_timeout(self, timeout)
     }
 
+    fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_write_timeout(self, timeout)
+    }
+
     fn shutdown(&mut self) -> io::Result<()> {
         TcpStream::shutdown(self, Shutdown::Both)
     }
@@ -76,6 +86,10 @@ impl Transport for TcpStream {
 impl Transport for std::os::unix::net::UnixStream {
     fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         std::os::unix::net::UnixStream::set_read_timeout(self, timeout)
+    }
+
+    fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        std::os::unix::net::UnixStream::set_write_timeout(self, timeout)
     }
 
     fn shutdown(&mut self) -> io::Result<()> {
@@ -120,10 +134,10 @@ impl<S: Transport> HttpConnection<S> {
 }
 
 /// Reads a WebSocket handshake request from `stream` and answers it: 101 for a
-/// valid request (then the connection is yours), 400/403/426/431 with a body
-/// that names the problem for a broken one, and a plain HTTP request is handed
-/// back to serve. Bounded by [`ServerOptions::handshake_timeout`] and the head
-/// size limits.
+/// valid request (then the connection is yours), 400/403/404/426/431 with a
+/// body that names the problem for a broken one, and a plain HTTP request is
+/// handed back to serve. Bounded by [`ServerOptions::handshake_timeout`] and
+/// the head size limits.
 pub fn accept<S: Transport>(
     mut stream: S,
     options: &ServerOptions,
@@ -141,27 +155,22 @@ pub fn accept<S: Transport>(
                 stream.write_all(&response)?;
                 stream.flush()?;
                 stream.set_read_timeout(None)?;
-                let (config, deflate) = negotiated(
-                    Role::Server,
-                    options.protocol,
-                    request.deflate.as_ref(),
-                    options.deflate_settings,
-                );
-                let conn = Connection::server(config);
-                let ws = WebSocket::new(stream, conn, &head.buf[head_len..], deflate);
-                return Ok(Accepted::WebSocket(ws, request));
+                let mut socket = Socket::accepted(options, &request, Instant::now());
+                socket.handle_data(&head.buf[head_len..]);
+                return Ok(Accepted::WebSocket(
+                    WebSocket::from_socket(stream, socket),
+                    request,
+                ));
             }
             ServerStep::PlainHttp { request } => {
                 stream.set_read_timeout(None)?;
                 return Ok(Accepted::Http(HttpConnection { stream, request }));
             }
-            ServerStep::Reject { response, error } => {
-                refuse(&mut stream, &response);
-                return Err(AcceptError::Rejected { error });
-            }
-            ServerStep::NotFound { response, path } => {
-                refuse(&mut stream, &response);
-                return Err(AcceptError::NoSuchEndpoint { path });
+            ServerStep::Refuse { response, error } => {
+                // Best effort: the client may already be gone.
+                let _ = stream.write_all(&response).and_then(|()| stream.flush());
+                let _ = stream.shutdown();
+                return Err(error);
             }
         }
         match head.read_more(&mut stream)? {
@@ -170,12 +179,6 @@ pub fn accept<S: Transport>(
             HeadRead::TimedOut => return Err(AcceptError::Timeout(options.handshake_timeout)),
         }
     }
-}
-
-/// Writes a refusal and closes; best effort, the client may already be gone.
-fn refuse<S: Transport>(stream: &mut S, response: &[u8]) {
-    let _ = stream.write_all(response).and_then(|()| stream.flush());
-    let _ = stream.shutdown();
 }
 
 /// Connects to a `ws://` URL over TCP and performs the handshake.
@@ -206,17 +209,10 @@ pub fn client<S: Transport>(
     loop {
         if let Some((response, head_len)) = handshake.step(&head.buf)? {
             stream.set_read_timeout(None)?;
-            let (config, deflate) = negotiated(
-                Role::Client,
-                options.protocol,
-                response.deflate.as_ref(),
-                options.deflate_settings,
-            );
-            let conn = Connection::client(config, OsMaskKeys::new());
-            return Ok((
-                WebSocket::new(stream, conn, &head.buf[head_len..], deflate),
-                response,
-            ));
+            let mut socket =
+                Socket::connected(options, &response, OsMaskKeys::new(), Instant::now());
+            socket.handle_data(&head.buf[head_len..]);
+            return Ok((WebSocket::from_socket(stream, socket), response));
         }
         match head.read_more(&mut stream)? {
             HeadRead::Data => {}
@@ -275,11 +271,24 @@ fn is_timeout(error: &io::Error) -> bool {
     )
 }
 
+/// How long until `deadline`, at least 1 ms (a zero timeout means "none"
+/// to the socket APIs); `None` without a deadline.
+fn timeout_until(deadline: Option<Instant>) -> Option<Duration> {
+    deadline.map(|at| {
+        at.saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1))
+    })
+}
+
 /// An established WebSocket connection over a blocking stream.
+///
+/// Sending [`Message::Close`] (or calling [`WebSocket::start_close`]) starts
+/// the close handshake; keep reading until [`Error::ConnectionClosed`] to
+/// finish it, or call [`WebSocket::close`], which does both.
 pub struct WebSocket<S: Transport, K: MaskKeySource = NoMasking> {
     stream: S,
-    session: Session<K>,
-    /// Read target, zeroed once (reads are then copied into the session buffer).
+    socket: Socket<K>,
+    /// Read target, zeroed once (reads are then copied into the socket).
     scratch: Box<[u8]>,
     /// The transport was shut down.
     transport_closed: bool,
@@ -293,20 +302,20 @@ impl<S: Transport, K: MaskKeySource> std::fmt::Debug for WebSocket<S, K> {
 
 impl<S: Transport, K: MaskKeySource> WebSocket<S, K> {
     /// Wraps a stream whose handshake is done; `leftover` holds bytes received
-    /// after the handshake head (the peer's first frames).
+    /// after the handshake head (the peer's first frames). No extension is
+    /// in use; for one, build the [`Socket`] with it and use
+    /// [`WebSocket::from_socket`].
     pub fn from_parts(stream: S, conn: Connection<K>, leftover: &[u8]) -> Self {
-        Self::new(stream, conn, leftover, None)
+        let mut socket = Socket::from_connection(conn, Instant::now());
+        socket.handle_data(leftover);
+        Self::from_socket(stream, socket)
     }
 
-    fn new(
-        stream: S,
-        conn: Connection<K>,
-        leftover: &[u8],
-        deflate: Option<PerMessageDeflate>,
-    ) -> Self {
+    /// Runs `socket` over `stream` (whose handshake is done).
+    pub fn from_socket(stream: S, socket: Socket<K>) -> Self {
         WebSocket {
             stream,
-            session: Session::new(conn, leftover, deflate),
+            socket,
             scratch: vec![0u8; READ_CHUNK].into_boxed_slice(),
             transport_closed: false,
         }
@@ -314,12 +323,24 @@ impl<S: Transport, K: MaskKeySource> WebSocket<S, K> {
 
     /// The protocol state.
     pub fn state(&self) -> State {
-        self.session.conn.state()
+        self.socket.state()
+    }
+
+    /// The peer's close frame, once it arrived: `Some(None)` for a close
+    /// without a code, `None` if none arrived (yet).
+    pub fn peer_close(&self) -> Option<Option<&CloseReason>> {
+        self.socket.peer_close()
     }
 
     /// The underlying stream.
     pub fn get_ref(&self) -> &S {
         &self.stream
+    }
+
+    /// The underlying stream, mutably (to set socket options). Reading from
+    /// or writing to it directly corrupts the WebSocket stream.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.stream
     }
 
     /// Reads the next message. Pings are answered automatically (and still
@@ -328,7 +349,7 @@ impl<S: Transport, K: MaskKeySource> WebSocket<S, K> {
     /// [`Error::ConnectionClosed`]. Queued writes are flushed before blocking.
     pub fn read(&mut self) -> Result<Message> {
         loop {
-            match self.session.next_message() {
+            match self.socket.poll_message() {
                 Ok(Some(message)) => {
                     if matches!(message, Message::Close(_)) {
                         self.finish();
@@ -350,10 +371,10 @@ impl<S: Transport, K: MaskKeySource> WebSocket<S, K> {
 
     /// Queues a message; it is written by [`WebSocket::flush`], by the next
     /// [`WebSocket::read`] that has to wait for data, or at once when the queue
-    /// passes 128 KiB.
+    /// passes 128 KiB. [`Message::Close`] starts the close handshake.
     pub fn write(&mut self, message: Message) -> Result<()> {
-        self.session.send(message)?;
-        if self.session.out.len() > WRITE_HIGH_WATER {
+        self.socket.send(message)?;
+        if self.socket.is_send_buffer_full() {
             self.flush()?;
         }
         Ok(())
@@ -367,86 +388,112 @@ impl<S: Transport, K: MaskKeySource> WebSocket<S, K> {
 
     /// Writes everything queued, with as few writes as possible.
     pub fn flush(&mut self) -> Result<()> {
-        while !self.session.out.is_empty() {
-            let written = {
-                let result = self.session.out.with_io_slices(|slices| match slices {
-                    [only] => self.stream.write(only),
-                    all => self.stream.write_vectored(all),
-                });
-                match result {
-                    Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero).into()),
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
-                    Err(e) => return Err(e.into()),
-                }
-            };
-            self.session.out.advance(written);
+        while self.socket.transmit_len() > 0 {
+            let result = self.socket.with_transmit(|slices| match slices {
+                [only] => self.stream.write(only),
+                all => self.stream.write_vectored(all),
+            });
+            match result {
+                Ok(0) => return Err(self.transport_error(io::ErrorKind::WriteZero.into())),
+                Ok(written) => self.socket.advance_transmit(written),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.transport_error(e)),
+            }
         }
         self.stream.flush()?;
         Ok(())
     }
 
-    /// Closes the connection: sends a close frame and waits for the peer's
-    /// (at most [`ws13_codec::Config::close_timeout`]), then closes the
-    /// transport. Messages that arrive meanwhile are dropped.
-    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<()> {
+    /// Starts the close handshake with `code` and `reason` (queued, written
+    /// by the next flush or read); read until [`Error::ConnectionClosed`]
+    /// to finish it.
+    pub fn start_close(&mut self, code: CloseCode, reason: &str) -> Result<()> {
+        self.socket.close(code, reason)
+    }
+
+    /// Closes the connection: sends a close frame (unless one was sent) and
+    /// waits for the peer's (at most [`ws13_codec::Config::close_timeout`]),
+    /// then closes the transport. Messages that arrive meanwhile are
+    /// dropped. Returns the peer's close frame: `Some(None)` for a close
+    /// without a code, `None` if the peer sent none in time.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<Option<Option<CloseReason>>> {
         if self.state() == State::Open {
-            self.session.close(code, reason)?;
+            self.socket.close(code, reason)?;
         }
         loop {
             match self.read() {
                 Ok(_) => {}
-                Err(Error::ConnectionClosed) => return Ok(()),
+                Err(Error::ConnectionClosed) => break,
                 Err(error) => return Err(error),
             }
         }
+        Ok(self.peer_close().map(|frame| frame.cloned()))
     }
 
-    /// Reads once into the session buffer, waking for the core's deadline.
+    /// Tells the socket the transport broke, and passes the error on.
+    fn transport_error(&mut self, error: io::Error) -> Error {
+        self.socket.handle_transport_error();
+        error.into()
+    }
+
+    /// Reads once into the socket, waking for its deadline.
     fn fill(&mut self) -> Result<()> {
-        let timeout = self.session.time_to_deadline();
-        if timeout == Some(Duration::ZERO) {
-            self.session.handle_timeout();
+        let deadline = self.socket.poll_timeout();
+        if deadline.is_some_and(|at| at <= Instant::now()) {
+            self.socket.handle_timeout(Instant::now());
             return Ok(());
         }
-        self.stream
-            .set_read_timeout(timeout.map(|t| t.max(Duration::from_millis(1))))?;
-        // A buffer a large message grew is let go before the next read.
-        self.session.release_idle_buffer();
+        self.stream.set_read_timeout(timeout_until(deadline))?;
         match self.stream.read(&mut self.scratch) {
-            Ok(0) => Err(self.session.eof_error()),
-            Ok(n) => {
-                self.session.take_read(&self.scratch[..n]);
-                Ok(())
-            }
-            Err(e) if is_timeout(&e) => {
-                self.session.handle_timeout();
-                Ok(())
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
-            Err(e) => Err(e.into()),
+            Ok(0) => self.socket.handle_eof(),
+            Ok(n) => self.socket.handle_data(&self.scratch[..n]),
+            Err(e) if is_timeout(&e) => self.socket.handle_timeout(Instant::now()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(self.transport_error(e)),
         }
+        Ok(())
     }
 
-    /// Once the core is closed: write what is queued (the close frame) and
-    /// close the transport. A server closes first (RFC 6455 §7.1.1); a client
-    /// gives the server a moment to do so.
+    /// Once the WebSocket ended: finish as the socket says (write the last
+    /// frames; a client waits for the server's FIN), each wait bounded by
+    /// the socket's deadline, then close the transport.
     fn finish(&mut self) {
-        if self.transport_closed || self.state() != State::Closed {
+        if self.transport_closed {
             return;
         }
-        let _ = self.flush();
-        if self.session.conn.role() == Role::Client && !self.session.eof {
-            let wait = self
-                .session
-                .conn
-                .config()
-                .close_timeout
-                .min(Duration::from_secs(2));
-            let _ = self
-                .stream
-                .set_read_timeout(Some(wait.max(Duration::from_millis(1))));
-            while matches!(self.stream.read(&mut self.scratch), Ok(n) if n > 0) {}
+        loop {
+            match self.socket.poll_transport() {
+                TransportStatus::Open => return,
+                TransportStatus::Close => break,
+                TransportStatus::Finishing => {}
+            }
+            let deadline = self.socket.poll_timeout();
+            if deadline.is_some_and(|at| at <= Instant::now()) {
+                self.socket.handle_timeout(Instant::now());
+                continue;
+            }
+            let timeout = timeout_until(deadline);
+            let outcome = if self.socket.transmit_len() > 0 {
+                self.stream
+                    .set_write_timeout(timeout)
+                    .map_err(Error::from)
+                    .and_then(|()| self.flush())
+                    .map(drop)
+            } else {
+                // Whatever still arrives is dropped; end of file ends the wait.
+                let _ = self.stream.set_read_timeout(timeout);
+                match self.stream.read(&mut self.scratch) {
+                    Ok(0) => Ok(self.socket.handle_eof()),
+                    Ok(n) => Ok(self.socket.handle_data(&self.scratch[..n])),
+                    Err(e) => Err(Error::Io(e)),
+                }
+            };
+            match outcome {
+                Err(Error::Io(e)) if is_timeout(&e) => self.socket.handle_timeout(Instant::now()),
+                Err(Error::Io(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => self.socket.handle_transport_error(),
+                Ok(()) => {}
+            }
         }
         let _ = self.stream.shutdown();
         self.transport_closed = true;
@@ -454,13 +501,22 @@ impl<S: Transport, K: MaskKeySource> WebSocket<S, K> {
 }
 
 impl<S: Transport, K: MaskKeySource> Drop for WebSocket<S, K> {
-    /// Dropping an open connection performs the close handshake (1000), bounded
-    /// by the close timeout, so the peer is never left waiting on a silent TCP
-    /// connection.
+    /// Dropping an open connection never waits for the peer: it queues a
+    /// close (1000), makes one bounded attempt to write what is queued, and
+    /// closes the transport. [`WebSocket::close`] performs the whole close
+    /// handshake.
     fn drop(&mut self) {
-        if self.state() != State::Closed {
-            let _ = self.close(CloseCode::NORMAL, "");
+        if self.transport_closed {
+            return;
         }
-        self.finish();
+        if self.state() == State::Open {
+            let _ = self.socket.close(CloseCode::NORMAL, "");
+        }
+        let _ = self
+            .stream
+            .set_write_timeout(Some(Duration::from_millis(100)));
+        let _ = self.flush();
+        let _ = self.stream.shutdown();
+        self.transport_closed = true;
     }
 }

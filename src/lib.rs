@@ -8,6 +8,7 @@
 //! |---|---|
 //! | [`codec`] (`ws13-codec`) | frames, masking, UTF-8, close codes, the protocol state machine |
 //! | [`handshake`] (`ws13-handshake`) | the opening handshake, strict, with errors that name the fix |
+//! | [`socket`] | the sans-I/O WebSocket between bytes and messages: buffers, assembly, compression, timers; drivers are reads, writes and sleeps around it |
 //! | [`blocking`] | the driver over `std::io::Read + Write` |
 //! | `tokio` (feature `tokio`) | the driver over tokio's `AsyncRead + AsyncWrite`, as a `Stream` + `Sink` |
 //! | `tls` (feature `tls`) | `wss://` for the tokio driver: verified client connections, a PEM-configured acceptor |
@@ -30,7 +31,7 @@ mod message;
 mod out_queue;
 pub mod page_origin;
 mod server;
-mod session;
+pub mod socket;
 #[cfg(feature = "tls")]
 pub mod tls;
 #[cfg(feature = "tokio")]

@@ -5,6 +5,8 @@
 use std::time::Duration;
 
 use ws13_codec::Config;
+
+use crate::error::AcceptError;
 use ws13_codec::deflate::DeflateSettings;
 use ws13_handshake::permessage_deflate::{DeflateParams, DeflateServerPolicy, negotiate};
 use ws13_handshake::subprotocol::choose;
@@ -162,14 +164,13 @@ pub(crate) enum ServerStep {
     },
     /// Not a WebSocket request: the caller serves it.
     PlainHttp { request: HttpRequest },
-    /// A broken WebSocket request: write `response` (400/403/426/431), close.
-    Reject {
+    /// A broken WebSocket request (400/403/426/431), or a valid one for a
+    /// path that is no endpoint (404): write `response`, close, and report
+    /// `error`.
+    Refuse {
         response: Vec<u8>,
-        error: RequestError,
+        error: AcceptError,
     },
-    /// A valid WebSocket request for a path that is no endpoint: write
-    /// `response` (404), close.
-    NotFound { response: Vec<u8>, path: String },
 }
 
 /// Incremental request reading and classification (sans I/O).
@@ -208,9 +209,11 @@ impl ServerHandshake {
                     ws.path(),
                     options.paths.join(", ")
                 );
-                ServerStep::NotFound {
+                ServerStep::Refuse {
                     response: response::text_response(404, &body),
-                    path: ws.path().to_owned(),
+                    error: AcceptError::NoSuchEndpoint {
+                        path: ws.path().to_owned(),
+                    },
                 }
             }
             Ok(Incoming::WebSocket(ws)) => {
@@ -255,9 +258,9 @@ impl ServerHandshake {
 }
 
 fn reject(error: RequestError) -> ServerStep {
-    ServerStep::Reject {
+    ServerStep::Refuse {
         response: response::reject(&error),
-        error,
+        error: AcceptError::Rejected { error },
     }
 }
 

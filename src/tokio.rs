@@ -51,35 +51,21 @@ use tokio::net::TcpStream;
 use tokio::time::Sleep;
 use tokio_util::io::poll_read_buf;
 use ws13_codec::role::NoMasking;
-use ws13_codec::{CloseCode, Connection, MaskKeySource, Role, State};
+use ws13_codec::{CloseCode, Connection, MaskKeySource, State};
 
 use crate::client::{ClientHandshakeStep, ClientOptions, HandshakeResponse, WsUrl};
 use crate::error::{AcceptError, ConnectError, Error, Result};
 use crate::mask_keys::OsMaskKeys;
-use crate::message::Message;
+use crate::message::{CloseReason, Message};
 use crate::server::{
     AcceptedRequest, HttpRequest, ServerHandshake, ServerOptions, ServerStep, http_response,
 };
-use crate::session::{READ_CHUNK, Session, WRITE_HIGH_WATER, negotiated};
-use ws13_codec::deflate::PerMessageDeflate;
+use crate::socket::{READ_CHUNK, Socket, TransportStatus};
 
-/// How long a read buffer that a large message grew is kept, from when it
-/// grew: the large messages that follow are each read in one go into the
-/// same allocation. Then it is let go as soon as it holds no partial frame
-/// (and grows again if large messages keep coming), so a connection that
-/// went quiet holds no large buffer for much longer than this.
-const KEEP_GROWN_READ_BUFFER: Duration = Duration::from_secs(1);
-
-/// The timer's inputs: the core's deadline on its own clock, and the
-/// driver's finish and buffer-release deadlines.
-type TimerInputs = (Option<Duration>, Option<Instant>, Option<Instant>);
-
-/// The earlier of two optional deadlines.
-fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
+/// The current time on tokio's clock (virtual when the runtime's time is
+/// paused), as the socket takes it.
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
 }
 
 /// What arrived on a server socket.
@@ -120,7 +106,7 @@ impl<S: AsyncWrite + Unpin> HttpConnection<S> {
 }
 
 /// Reads a handshake request and answers it: 101 for a valid request,
-/// 400/403/426/431 with a body that names the problem for a broken one; a
+/// 400/403/404/426/431 with a body that names the problem for a broken one; a
 /// plain HTTP request is handed back to serve. Bounded by
 /// [`ServerOptions::handshake_timeout`] and the head size limits.
 pub async fn accept<S>(mut stream: S, options: &ServerOptions) -> Result<Accepted<S>, AcceptError>
@@ -153,34 +139,21 @@ where
         } => {
             stream.write_all(&response).await?;
             stream.flush().await?;
-            let (config, deflate) = negotiated(
-                Role::Server,
-                options.protocol,
-                request.deflate.as_ref(),
-                options.deflate_settings,
-            );
-            let conn = Connection::server(config);
+            let mut socket = Socket::accepted(options, &request, now());
+            socket.handle_data(&buf[head_len..]);
             Ok(Accepted::WebSocket(
-                WebSocketStream::new(stream, conn, &buf[head_len..], deflate),
+                WebSocketStream::from_socket(stream, socket),
                 request,
             ))
         }
         ServerStep::PlainHttp { request } => Ok(Accepted::Http(HttpConnection { stream, request })),
-        ServerStep::Reject { response, error } => {
-            refuse(&mut stream, &response).await;
-            Err(AcceptError::Rejected { error })
-        }
-        ServerStep::NotFound { response, path } => {
-            refuse(&mut stream, &response).await;
-            Err(AcceptError::NoSuchEndpoint { path })
+        ServerStep::Refuse { response, error } => {
+            // Best effort: the client may already be gone.
+            let _ = stream.write_all(&response).await;
+            let _ = stream.shutdown().await;
+            Err(error)
         }
     }
-}
-
-/// Writes a refusal and closes; best effort, the client may already be gone.
-async fn refuse<S: AsyncWrite + Unpin>(stream: &mut S, response: &[u8]) {
-    let _ = stream.write_all(response).await;
-    let _ = stream.shutdown().await;
 }
 
 /// Connects to a `ws://` URL over TCP and performs the handshake.
@@ -225,17 +198,9 @@ where
     let (response, head_len, buf) = tokio::time::timeout(timeout, exchange)
         .await
         .map_err(|_| ConnectError::Timeout(timeout))??;
-    let (config, deflate) = negotiated(
-        Role::Client,
-        options.protocol,
-        response.deflate.as_ref(),
-        options.deflate_settings,
-    );
-    let conn = Connection::client(config, OsMaskKeys::new());
-    Ok((
-        WebSocketStream::new(stream, conn, &buf[head_len..], deflate),
-        response,
-    ))
+    let mut socket = Socket::connected(options, &response, OsMaskKeys::new(), now());
+    socket.handle_data(&buf[head_len..]);
+    Ok((WebSocketStream::from_socket(stream, socket), response))
 }
 
 /// An established WebSocket connection over an async stream: a [`Stream`] of
@@ -244,28 +209,21 @@ where
 /// The stream yields pings, pongs and the peer's close as messages too (their
 /// answers are already handled), then ends. A protocol error is yielded once,
 /// after the close frame that reports it to the peer has been written.
+/// Sending [`Message::Close`] starts the close handshake; keep polling the
+/// stream (or call `SinkExt::close`) to finish it.
 pub struct WebSocketStream<S: AsyncRead + AsyncWrite + Unpin, K: MaskKeySource + Unpin = NoMasking>
 {
     stream: S,
-    session: Session<K>,
+    socket: Socket<K>,
     timer: Pin<Box<Sleep>>,
-    /// What the timer was last set from: the core's deadline (on its own
-    /// clock), `finish_until` and `release_buffer_at`. While they stay the
-    /// same the timer needs no new deadline; `None` once it fired.
-    timer_inputs: Option<TimerInputs>,
-    /// The deadline the timer is set to, if any.
+    /// The deadline the timer is set to (the socket's `poll_timeout` when it
+    /// was last looked at); while it stays the same the timer needs no new
+    /// deadline. `None` once it fired.
     timer_deadline: Option<Instant>,
     /// The waker the timer holds since its last poll: while the task's
     /// waker stays the same, polling the timer again before it fires would
     /// only register it again.
     timer_waker: Option<Waker>,
-    /// Finishing (writing the last frames, then, for a client, waiting for
-    /// the server to close TCP as RFC 6455 §7.1.1 asks) ends by this time,
-    /// whatever the peer does.
-    finish_until: Option<Instant>,
-    /// When to let go of a read buffer that a large message grew (see
-    /// [`KEEP_GROWN_READ_BUFFER`]).
-    release_buffer_at: Option<Instant>,
     /// The stream has ended (or yielded its final error).
     ended: bool,
     transport_closed: bool,
@@ -285,26 +243,22 @@ where
     K: MaskKeySource + Unpin,
 {
     /// Wraps a stream whose handshake is done; `leftover` holds bytes received
-    /// after the handshake head.
+    /// after the handshake head. No extension is in use; for one, build the
+    /// [`Socket`] with it and use [`WebSocketStream::from_socket`].
     pub fn from_parts(stream: S, conn: Connection<K>, leftover: &[u8]) -> Self {
-        Self::new(stream, conn, leftover, None)
+        let mut socket = Socket::from_connection(conn, now());
+        socket.handle_data(leftover);
+        Self::from_socket(stream, socket)
     }
 
-    fn new(
-        stream: S,
-        conn: Connection<K>,
-        leftover: &[u8],
-        deflate: Option<PerMessageDeflate>,
-    ) -> Self {
+    /// Runs `socket` over `stream` (whose handshake is done).
+    pub fn from_socket(stream: S, socket: Socket<K>) -> Self {
         WebSocketStream {
             stream,
-            session: Session::new(conn, leftover, deflate),
+            socket,
             timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
-            timer_inputs: None,
             timer_deadline: None,
             timer_waker: None,
-            finish_until: None,
-            release_buffer_at: None,
             ended: false,
             transport_closed: false,
         }
@@ -312,7 +266,13 @@ where
 
     /// The protocol state.
     pub fn state(&self) -> State {
-        self.session.conn.state()
+        self.socket.state()
+    }
+
+    /// The peer's close frame, once it arrived: `Some(None)` for a close
+    /// without a code, `None` if none arrived (yet).
+    pub fn peer_close(&self) -> Option<Option<&CloseReason>> {
+        self.socket.peer_close()
     }
 
     /// The underlying stream.
@@ -320,76 +280,90 @@ where
         &self.stream
     }
 
+    /// The underlying stream, mutably (to set socket options). Reading from
+    /// or writing to it directly corrupts the WebSocket stream.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.stream
+    }
+
     /// Starts the close handshake with `code` and `reason`; keep polling the
     /// stream (or call `SinkExt::close`) to finish it.
     pub fn start_close(&mut self, code: CloseCode, reason: &str) -> Result<()> {
-        self.session.close(code, reason)
+        self.socket.close(code, reason)
     }
 
     /// Writes queued bytes until the queue is empty or the transport is busy.
     fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        while !self.session.out.is_empty() {
+        while self.socket.transmit_len() > 0 {
             let stream = Pin::new(&mut self.stream);
-            let written = ready!(self.session.out.with_io_slices(|slices| match slices {
+            let result = ready!(self.socket.with_transmit(|slices| match slices {
                 [only] => stream.poll_write(cx, only),
                 all => stream.poll_write_vectored(cx, all),
-            }))?;
-            if written == 0 {
-                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }));
+            match result {
+                Ok(written) if written > 0 => self.socket.advance_transmit(written),
+                Ok(_) => {
+                    return Poll::Ready(Err(self.transport_error(io::ErrorKind::WriteZero.into())));
+                }
+                Err(error) => return Poll::Ready(Err(self.transport_error(error))),
             }
-            self.session.out.advance(written);
         }
         Poll::Ready(Ok(()))
     }
 
-    /// Reads what is available into the session buffer; `Ready(Ok(0))` at
-    /// end of file. With nothing pending it reads into a stack buffer and
-    /// copies out only what arrived, so an idle connection holds no read
-    /// buffer; inside a frame it reads straight into the session buffer,
-    /// reserved for the rest of the frame, and so it does into a buffer a
-    /// large message grew, while it is kept ([`KEEP_GROWN_READ_BUFFER`]).
-    fn poll_read_input(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        let read = if !self.session.read_buf.is_empty() || self.session.reuse_grown_read_buffer() {
-            self.session.reserve_for_read();
-            poll_read_buf(Pin::new(&mut self.stream), cx, &mut self.session.read_buf)
+    /// Tells the socket the transport broke, and passes the error on.
+    fn transport_error(&mut self, error: io::Error) -> io::Error {
+        self.socket.handle_transport_error();
+        error
+    }
+
+    /// Reads what is available into the socket. Where the socket asks for it
+    /// (inside a frame, or into a buffer a large message grew) the read goes
+    /// straight into its buffer; otherwise into a stack buffer, so an idle
+    /// connection holds no read buffer.
+    fn poll_read_input(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let read = if let Some(buf) = self.socket.input_buffer() {
+            let read = ready!(poll_read_buf(Pin::new(&mut self.stream), cx, buf));
+            if matches!(read, Ok(n) if n > 0) {
+                self.socket.handle_read();
+            }
+            read
         } else {
             let mut scratch = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
             let mut buf = ReadBuf::uninit(&mut scratch);
-            match Pin::new(&mut self.stream).poll_read(cx, &mut buf) {
-                Poll::Ready(Ok(())) => {
-                    self.session.take_read(buf.filled());
-                    Poll::Ready(Ok(buf.filled().len()))
-                }
-                Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
-                Poll::Pending => Poll::Pending,
-            }
+            ready!(Pin::new(&mut self.stream).poll_read(cx, &mut buf))?;
+            self.socket.handle_data(buf.filled());
+            Ok(buf.filled().len())
         };
-        if self.release_buffer_at.is_none() && self.session.holds_reusable_read_buffer() {
-            self.release_buffer_at = Some(Instant::now() + KEEP_GROWN_READ_BUFFER);
+        match read {
+            Ok(0) => self.socket.handle_eof(),
+            Ok(_) => {}
+            Err(error) => return Poll::Ready(Err(self.transport_error(error))),
         }
-        read
+        Poll::Ready(Ok(()))
     }
 
-    /// Fires the core's timer when its deadline has passed; `Ready` if it did.
+    /// Feeds the time to the socket when its deadline has passed; `Ready`
+    /// if it did.
     fn poll_timer(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let inputs = (
-            self.session.conn.poll_timeout(),
-            self.finish_until,
-            self.release_buffer_at,
-        );
-        if self.timer_inputs != Some(inputs) {
-            self.timer_inputs = Some(inputs);
-            self.timer_waker = None;
-            let core = inputs.0.map(|at| self.session.instant_at(at));
-            let deadline = earliest(earliest(core, inputs.1), inputs.2);
+        let deadline = self.socket.poll_timeout();
+        if deadline != self.timer_deadline {
             self.timer_deadline = deadline;
-            if let Some(deadline) = deadline {
-                self.timer.as_mut().reset(deadline.into());
+            self.timer_waker = None;
+            match deadline {
+                None => return Poll::Pending,
+                // A deadline already passed (a command started a timer):
+                // no need to go through the timer.
+                Some(at) if at <= now() => {
+                    self.fire_timer();
+                    return Poll::Ready(());
+                }
+                Some(at) => self.timer.as_mut().reset(at.into()),
             }
         }
-        let Some(fired_at) = self.timer_deadline else {
+        if self.timer_deadline.is_none() {
             return Poll::Pending;
-        };
+        }
         let registered = self
             .timer_waker
             .as_ref()
@@ -403,19 +377,17 @@ where
             }
             return Poll::Pending;
         }
-        self.timer_inputs = None;
-        self.timer_deadline = None;
-        self.timer_waker = None;
-        if self.release_buffer_at.is_some_and(|at| at <= fired_at) {
-            // Still in use (part of a frame in it): look again later.
-            self.release_buffer_at = (!self.session.release_idle_buffer())
-                .then(|| Instant::now().max(fired_at) + KEEP_GROWN_READ_BUFFER);
-        }
-        self.session.handle_timeout();
+        self.fire_timer();
         Poll::Ready(())
     }
 
-    /// Writes queued bytes; while the transport refuses them, the core's
+    fn fire_timer(&mut self) {
+        self.timer_deadline = None;
+        self.timer_waker = None;
+        self.socket.handle_timeout(now());
+    }
+
+    /// Writes queued bytes; while the transport refuses them, the socket's
     /// timers keep running, so a peer that stopped reading still fails its
     /// heartbeat. `Err` once the connection failed or the transport broke.
     fn poll_write_with_timers(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
@@ -426,54 +398,46 @@ where
                     if self.poll_timer(cx).is_pending() {
                         return Poll::Pending;
                     }
-                    if let Some(error) = self.session.conn.error() {
-                        return Poll::Ready(Err(Error::Protocol(*error)));
+                    if let Some(error) = self.socket.error() {
+                        return Poll::Ready(Err(Error::Protocol(error)));
                     }
                 }
             }
         }
     }
 
-    /// After the core closed: write the last frames, let a client wait for
-    /// the server's TCP close, then shut the transport down. Bounded by the
-    /// close timeout in total, even against a peer that reads nothing.
+    /// Once the WebSocket ended: finish as the socket says (write the last
+    /// frames; a client waits for the server's FIN), then shut the
+    /// transport down. Bounded by the socket's deadline, even against a peer
+    /// that reads nothing.
     fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         if self.transport_closed {
             return Poll::Ready(());
         }
-        let close_timeout = self.session.conn.config().close_timeout;
-        let until = *self
-            .finish_until
-            .get_or_insert_with(|| Instant::now() + close_timeout);
         loop {
-            match self.poll_write_out(cx) {
-                Poll::Ready(Ok(())) => break,
-                Poll::Ready(Err(_)) => {
-                    self.transport_closed = true;
-                    return Poll::Ready(());
-                }
-                Poll::Pending if Instant::now() >= until => break,
-                Poll::Pending => {
-                    if self.poll_timer(cx).is_pending() {
-                        return Poll::Pending;
-                    }
-                }
+            match self.socket.poll_transport() {
+                // The peer ended without a close: the transport stays until
+                // the application closes or drops the connection.
+                TransportStatus::Open => return Poll::Ready(()),
+                TransportStatus::Close => break,
+                TransportStatus::Finishing => {}
             }
-        }
-        if self.session.conn.role() == Role::Client && !self.session.eof {
-            while Instant::now() < until {
+            let progress = if self.socket.transmit_len() > 0 {
+                self.poll_write_out(cx).map(drop)
+            } else {
                 // Whatever still arrives is dropped; end of file ends the wait.
                 let mut probe = [0u8; 512];
-                let mut buf = tokio::io::ReadBuf::new(&mut probe);
-                match Pin::new(&mut self.stream).poll_read(cx, &mut buf) {
-                    Poll::Ready(Ok(())) if !buf.filled().is_empty() => {}
-                    Poll::Ready(_) => break,
-                    Poll::Pending => {
-                        if self.poll_timer(cx).is_pending() {
-                            return Poll::Pending;
-                        }
-                    }
-                }
+                let mut buf = ReadBuf::new(&mut probe);
+                Pin::new(&mut self.stream)
+                    .poll_read(cx, &mut buf)
+                    .map(|read| match read {
+                        Ok(()) if buf.filled().is_empty() => self.socket.handle_eof(),
+                        Ok(()) => self.socket.handle_data(buf.filled()),
+                        Err(_) => self.socket.handle_transport_error(),
+                    })
+            };
+            if progress.is_pending() && self.poll_timer(cx).is_pending() {
+                return Poll::Pending;
             }
         }
         let _ = ready!(Pin::new(&mut self.stream).poll_shutdown(cx));
@@ -488,11 +452,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin, K: MaskKeySource + Unpin> Drop for WebSo
     /// learns the connection ended instead of seeing TCP vanish. Use
     /// `SinkExt::close` for the full close handshake with its bounded wait.
     fn drop(&mut self) {
-        if self.transport_closed || self.session.conn.state() != State::Open {
+        if self.transport_closed || self.socket.state() != State::Open {
             return;
         }
-        if self.session.close(CloseCode::NORMAL, "").is_ok() {
-            let mut cx = Context::from_waker(std::task::Waker::noop());
+        if self.socket.close(CloseCode::NORMAL, "").is_ok() {
+            let mut cx = Context::from_waker(Waker::noop());
             let _ = self.poll_write_out(&mut cx);
         }
     }
@@ -512,7 +476,7 @@ where
             return Poll::Ready(None);
         }
         loop {
-            match this.session.next_message() {
+            match this.socket.poll_message() {
                 Ok(Some(message)) => {
                     // A pong or a close reply goes out now, not on the next
                     // user write. Echoes of data messages wait for the write
@@ -541,22 +505,9 @@ where
             if this.poll_timer(cx).is_ready() {
                 continue;
             }
-            match this.poll_read_input(cx) {
-                Poll::Ready(Ok(0)) => {
-                    let error = this.session.eof_error();
-                    this.ended = true;
-                    this.transport_closed = true;
-                    return Poll::Ready(match error {
-                        Error::ConnectionClosed => None,
-                        error => Some(Err(error)),
-                    });
-                }
-                Poll::Ready(Ok(_)) => {}
-                Poll::Ready(Err(error)) => {
-                    this.ended = true;
-                    return Poll::Ready(Some(Err(error.into())));
-                }
-                Poll::Pending => return Poll::Pending,
+            if let Err(error) = ready!(this.poll_read_input(cx)) {
+                this.ended = true;
+                return Poll::Ready(Some(Err(error.into())));
             }
         }
     }
@@ -573,14 +524,15 @@ where
     /// so a slow reader on the other end cannot make us buffer without bound.
     fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
         let this = &mut *self;
-        while this.session.out.len() > WRITE_HIGH_WATER {
+        while this.socket.is_send_buffer_full() {
             ready!(this.poll_write_with_timers(cx))?;
         }
         Poll::Ready(Ok(()))
     }
 
+    /// Queues a message; [`Message::Close`] starts the close handshake.
     fn start_send(mut self: Pin<&mut Self>, message: Message) -> Result<()> {
-        self.session.send(message)
+        self.socket.send(message)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
@@ -592,10 +544,11 @@ where
 
     /// Performs the close handshake (1000 unless a close was already sent),
     /// waiting for the peer's close at most the configured close timeout;
-    /// messages arriving meanwhile are dropped.
+    /// messages arriving meanwhile are dropped. The peer's answer is then
+    /// in [`WebSocketStream::peer_close`].
     fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        if self.session.conn.state() == State::Open {
-            self.session.close(CloseCode::NORMAL, "")?;
+        if self.socket.state() == State::Open {
+            self.socket.close(CloseCode::NORMAL, "")?;
         }
         loop {
             match ready!(self.as_mut().poll_next(cx)) {
@@ -616,6 +569,7 @@ mod tests {
     use ws13_codec::Config;
 
     use super::*;
+    use crate::socket::KEEP_GROWN_READ_BUFFER;
 
     /// A server and a client connected in memory.
     fn pair() -> (
@@ -646,22 +600,23 @@ mod tests {
         assert_eq!(first, Message::binary(large.clone()));
         let first_at = payload_at(&first);
         drop(first);
-        assert!(server.session.holds_grown_read_buffer());
-        let release_at = server.release_buffer_at.expect("release armed");
+        assert!(server.socket.holds_grown_read_buffer());
 
         // The next large message lands where the first did.
         client.send(Message::binary(large.clone())).await.unwrap();
         let second = server.next().await.unwrap().unwrap();
         assert_eq!(second, Message::binary(large.clone()));
         assert_eq!(payload_at(&second), first_at);
-        assert_eq!(server.release_buffer_at, Some(release_at));
+        // Kept for a while from when it grew, not from each message.
+        let release_at = server.socket.release_deadline().expect("release armed");
+        assert!(release_at <= now() + KEEP_GROWN_READ_BUFFER);
         drop(second);
 
         // Quiet for longer than KEEP_GROWN_READ_BUFFER: the buffer goes.
         let idle = tokio::time::timeout(KEEP_GROWN_READ_BUFFER * 2, server.next()).await;
         assert!(idle.is_err(), "nothing was sent");
-        assert!(!server.session.holds_grown_read_buffer());
-        assert_eq!(server.release_buffer_at, None);
+        assert!(!server.socket.holds_grown_read_buffer());
+        assert_eq!(server.socket.release_deadline(), None);
 
         // And small messages after that keep it small.
         client.send(Message::text("small")).await.unwrap();
@@ -669,7 +624,7 @@ mod tests {
             server.next().await.unwrap().unwrap(),
             Message::text("small")
         );
-        assert!(!server.session.holds_grown_read_buffer());
+        assert!(!server.socket.holds_grown_read_buffer());
     }
 
     #[tokio::test(start_paused = true)]
@@ -682,7 +637,7 @@ mod tests {
         assert_eq!(server.next().await.unwrap().unwrap(), Message::text("next"));
         // The read for "next" could not reuse the buffer `kept` shares, so
         // the connection let go of it instead of allocating beside it.
-        assert!(!server.session.holds_grown_read_buffer());
+        assert!(!server.socket.holds_grown_read_buffer());
         assert_eq!(kept, Message::binary(large));
     }
 }
