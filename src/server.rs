@@ -66,13 +66,26 @@ impl Default for ServerOptions {
 }
 
 impl ServerOptions {
+    /// Sets the handshake validation settings ([`ServerOptions::handshake`]):
+    /// head limits, `Connection` policy and `Origin` policy. This replaces
+    /// the whole [`ServerConfig`], including an `Origin` policy set earlier by
+    /// [`ServerOptions::origins`]; call `origins` after it, or set the policy
+    /// on the `ServerConfig` itself.
+    #[must_use]
+    pub fn handshake(mut self, config: ServerConfig) -> Self {
+        self.handshake = config;
+        self
+    }
+
     /// Sets the `Origin` policy (field failure 7: cross-site WebSocket hijacking).
+    #[must_use]
     pub fn origins(mut self, policy: OriginPolicy) -> Self {
         self.handshake = self.handshake.with_origin_policy(policy);
         self
     }
 
     /// Sets the supported subprotocols, most preferred first.
+    #[must_use]
     pub fn subprotocols<I, S>(mut self, protocols: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -82,8 +95,26 @@ impl ServerOptions {
         self
     }
 
+    /// Sets whose order decides between several supported subprotocols the
+    /// client offered ([`ServerOptions::subprotocol_preference`]). Default:
+    /// the client's.
+    #[must_use]
+    pub fn subprotocol_preference(mut self, preference: SubprotocolPreference) -> Self {
+        self.subprotocol_preference = preference;
+        self
+    }
+
+    /// Sets how long a client may take to send its complete request head
+    /// ([`ServerOptions::handshake_timeout`]). Default 10 s.
+    #[must_use]
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
     /// Restricts WebSocket endpoints to these paths (compared without the
     /// query string); other paths are answered 404 before any upgrade.
+    #[must_use]
     pub fn paths<I, S>(mut self, paths: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -99,13 +130,25 @@ impl ServerOptions {
         self.paths.is_empty() || self.paths.iter().any(|p| p == path)
     }
 
-    /// Enables permessage-deflate with `policy`.
+    /// Enables permessage-deflate with `policy` (sets
+    /// [`ServerOptions::deflate`] to `Some`).
+    #[must_use]
     pub fn deflate(mut self, policy: DeflateServerPolicy) -> Self {
         self.deflate = Some(policy);
         self
     }
 
+    /// Sets the compression level and threshold used when permessage-deflate
+    /// is agreed ([`ServerOptions::deflate_settings`]). On its own this does
+    /// not enable compression: see [`ServerOptions::deflate`].
+    #[must_use]
+    pub fn deflate_settings(mut self, settings: DeflateSettings) -> Self {
+        self.deflate_settings = settings;
+        self
+    }
+
     /// Sets the protocol configuration.
+    #[must_use]
     pub fn protocol(mut self, config: Config) -> Self {
         self.protocol = config;
         self
@@ -279,4 +322,37 @@ pub(crate) fn http_response(status: u16, content_type: &str, body: &[u8]) -> Vec
     .into_bytes();
     out.extend_from_slice(body);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_server_option_has_a_builder() {
+        let options = ServerOptions::default()
+            .handshake(ServerConfig::default())
+            .origins(OriginPolicy::allow_list(["https://a.example"]))
+            .protocol(Config::default().max_message_size(1024))
+            .subprotocols(["v2", "v1"])
+            .subprotocol_preference(SubprotocolPreference::ServerOrder)
+            .handshake_timeout(Duration::from_secs(3))
+            .paths(["/ws"])
+            .deflate(DeflateServerPolicy::default())
+            .deflate_settings(DeflateSettings::default().level(1));
+        assert_eq!(
+            options.handshake.origin_policy(),
+            &OriginPolicy::allow_list(["https://a.example"])
+        );
+        assert_eq!(options.protocol.max_message_size, 1024);
+        assert_eq!(options.subprotocols, ["v2", "v1"]);
+        assert_eq!(
+            options.subprotocol_preference,
+            SubprotocolPreference::ServerOrder
+        );
+        assert_eq!(options.handshake_timeout, Duration::from_secs(3));
+        assert_eq!(options.paths, ["/ws"]);
+        assert_eq!(options.deflate, Some(DeflateServerPolicy::default()));
+        assert_eq!(options.deflate_settings.level, 1);
+    }
 }
