@@ -106,7 +106,24 @@ impl WsUrl {
     }
 }
 
-/// Settings for connecting.
+/// Settings for connecting. Start from [`ClientOptions::default`] and change
+/// what you need with the builder methods, one per field:
+///
+/// ```
+/// use std::time::Duration;
+/// use ws13::ClientOptions;
+/// use ws13::handshake::permessage_deflate::DeflateClientPolicy;
+///
+/// let options = ClientOptions::default()
+///     .origin("https://chat.example")
+///     .subprotocols(["chat.v2", "chat.v1"])
+///     .header("Authorization", "Bearer 7f3a")
+///     .headers([("Cookie", "session=abc"), ("X-Client", "ws13")])
+///     .handshake_timeout(Duration::from_secs(5))
+///     .deflate(DeflateClientPolicy::default());
+/// assert_eq!(options.headers.len(), 3);
+/// assert!(options.deflate.is_some());
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ClientOptions {
@@ -143,6 +160,94 @@ impl Default for ClientOptions {
             deflate: None,
             deflate_settings: DeflateSettings::default(),
         }
+    }
+}
+
+impl ClientOptions {
+    /// Sets the protocol configuration ([`ClientOptions::protocol`]): limits,
+    /// heartbeat and close timeout.
+    #[must_use]
+    pub fn protocol(mut self, config: Config) -> Self {
+        self.protocol = config;
+        self
+    }
+
+    /// Sets the response validation settings ([`ClientOptions::handshake`]):
+    /// head limits and the `Connection` policy.
+    #[must_use]
+    pub fn handshake(mut self, config: ClientConfig) -> Self {
+        self.handshake = config;
+        self
+    }
+
+    /// Sends `Origin: origin` with the request, as a browser would.
+    #[must_use]
+    pub fn origin(mut self, origin: impl Into<String>) -> Self {
+        self.origin = Some(origin.into());
+        self
+    }
+
+    /// Sets the subprotocols to offer, most preferred first (replacing any
+    /// set before).
+    #[must_use]
+    pub fn subprotocols<I, S>(mut self, protocols: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.subprotocols = protocols.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Adds one extra request header (after those added before). Handshake
+    /// headers (`Host`, `Upgrade`, `Sec-WebSocket-*`, ...) are refused when
+    /// connecting: ws13 writes those itself.
+    #[must_use]
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Adds several extra request headers, in order, after those added
+    /// before (as [`ClientOptions::header`] does for one).
+    #[must_use]
+    pub fn headers<I, N, V>(mut self, headers: I) -> Self
+    where
+        I: IntoIterator<Item = (N, V)>,
+        N: Into<String>,
+        V: Into<String>,
+    {
+        self.headers.extend(
+            headers
+                .into_iter()
+                .map(|(name, value)| (name.into(), value.into())),
+        );
+        self
+    }
+
+    /// Sets how long the server may take to answer
+    /// ([`ClientOptions::handshake_timeout`]). Default 10 s.
+    #[must_use]
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Offers permessage-deflate with `policy` (sets
+    /// [`ClientOptions::deflate`] to `Some`).
+    #[must_use]
+    pub fn deflate(mut self, policy: DeflateClientPolicy) -> Self {
+        self.deflate = Some(policy);
+        self
+    }
+
+    /// Sets the compression level and threshold used when permessage-deflate
+    /// is agreed ([`ClientOptions::deflate_settings`]). On its own this does
+    /// not offer compression: see [`ClientOptions::deflate`].
+    #[must_use]
+    pub fn deflate_settings(mut self, settings: DeflateSettings) -> Self {
+        self.deflate_settings = settings;
+        self
     }
 }
 
@@ -225,5 +330,68 @@ impl ClientHandshakeStep {
             },
             accepted.head_len(),
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_client_option_has_a_builder() {
+        let handshake = ClientConfig::default();
+        let options = ClientOptions::default()
+            .protocol(Config::default().heartbeat(None))
+            .handshake(handshake)
+            .origin("https://a.example")
+            .subprotocols(["old"])
+            .subprotocols(vec![String::from("v2"), String::from("v1")])
+            .header("Authorization", String::from("Bearer x"))
+            .headers([("Cookie", "a=1"), ("X-Trace", "7")])
+            .header("X-Last", "z")
+            .handshake_timeout(Duration::from_millis(2500))
+            .deflate(DeflateClientPolicy {
+                client_no_context_takeover: true,
+                ..DeflateClientPolicy::default()
+            })
+            .deflate_settings(DeflateSettings::default().min_compress_len(0));
+        assert_eq!(options.protocol.heartbeat, None);
+        assert_eq!(options.handshake, handshake);
+        assert_eq!(options.origin.as_deref(), Some("https://a.example"));
+        assert_eq!(options.subprotocols, ["v2", "v1"]);
+        let headers: Vec<(&str, &str)> = options
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            headers,
+            [
+                ("Authorization", "Bearer x"),
+                ("Cookie", "a=1"),
+                ("X-Trace", "7"),
+                ("X-Last", "z")
+            ]
+        );
+        assert_eq!(options.handshake_timeout, Duration::from_millis(2500));
+        assert!(options.deflate.unwrap().client_no_context_takeover);
+        assert_eq!(options.deflate_settings.min_compress_len, 0);
+    }
+
+    #[test]
+    fn builder_headers_reach_the_request() {
+        let url = WsUrl::parse("ws://example.com/chat").unwrap();
+        let options = ClientOptions::default()
+            .origin("https://example.com")
+            .header("Cookie", "a=1")
+            .deflate(DeflateClientPolicy::default());
+        let step = ClientHandshakeStep::new(&url, &options).unwrap();
+        let request = String::from_utf8(step.request_bytes().to_vec()).unwrap();
+        assert!(
+            request.contains("\r\nOrigin: https://example.com\r\n"),
+            "{request}"
+        );
+        assert!(request.contains("\r\nCookie: a=1\r\n"), "{request}");
+        assert!(request.contains("permessage-deflate"), "{request}");
     }
 }

@@ -43,7 +43,7 @@ pub use mask_keys::OsMaskKeys;
 pub use message::{CloseReason, Message, Utf8Bytes};
 pub use server::{AcceptedRequest, HttpRequest, ServerOptions};
 pub use ws13_codec::config::Heartbeat;
-pub use ws13_codec::{CloseCode, Config};
+pub use ws13_codec::{CloseCode, Config, Role};
 
 /// The README's code examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -68,13 +68,26 @@ impl Default for ServerOptions {
 }
 
 impl ServerOptions {
+    /// Sets the handshake validation settings ([`ServerOptions::handshake`]):
+    /// head limits, `Connection` policy and `Origin` policy. This replaces
+    /// the whole [`ServerConfig`], including an `Origin` policy set earlier by
+    /// [`ServerOptions::origins`]; call `origins` after it, or set the policy
+    /// on the `ServerConfig` itself.
+    #[must_use]
+    pub fn handshake(mut self, config: ServerConfig) -> Self {
+        self.handshake = config;
+        self
+    }
+
     /// Sets the `Origin` policy (field failure 7: cross-site WebSocket hijacking).
+    #[must_use]
     pub fn origins(mut self, policy: OriginPolicy) -> Self {
         self.handshake = self.handshake.with_origin_policy(policy);
         self
     }
 
     /// Sets the supported subprotocols, most preferred first.
+    #[must_use]
     pub fn subprotocols<I, S>(mut self, protocols: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -84,8 +97,26 @@ impl ServerOptions {
         self
     }
 
+    /// Sets whose order decides between several supported subprotocols the
+    /// client offered ([`ServerOptions::subprotocol_preference`]). Default:
+    /// the client's.
+    #[must_use]
+    pub fn subprotocol_preference(mut self, preference: SubprotocolPreference) -> Self {
+        self.subprotocol_preference = preference;
+        self
+    }
+
+    /// Sets how long a client may take to send its complete request head
+    /// ([`ServerOptions::handshake_timeout`]). Default 10 s.
+    #[must_use]
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
     /// Restricts WebSocket endpoints to these paths (compared without the
     /// query string); other paths are answered 404 before any upgrade.
+    #[must_use]
     pub fn paths<I, S>(mut self, paths: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -101,13 +132,25 @@ impl ServerOptions {
         self.paths.is_empty() || self.paths.iter().any(|p| p == path)
     }
 
-    /// Enables permessage-deflate with `policy`.
+    /// Enables permessage-deflate with `policy` (sets
+    /// [`ServerOptions::deflate`] to `Some`).
+    #[must_use]
     pub fn deflate(mut self, policy: DeflateServerPolicy) -> Self {
         self.deflate = Some(policy);
         self
     }
 
+    /// Sets the compression level and threshold used when permessage-deflate
+    /// is agreed ([`ServerOptions::deflate_settings`]). On its own this does
+    /// not enable compression: see [`ServerOptions::deflate`].
+    #[must_use]
+    pub fn deflate_settings(mut self, settings: DeflateSettings) -> Self {
+        self.deflate_settings = settings;
+        self
+    }
+
     /// Sets the protocol configuration.
+    #[must_use]
     pub fn protocol(mut self, config: Config) -> Self {
         self.protocol = config;
         self
@@ -129,11 +172,16 @@ pub struct HttpRequest {
 impl HttpRequest {
     /// The first header called `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_slice())
+        first_header(&self.headers, name)
     }
+}
+
+/// The value of the first header called `name` (case-insensitive).
+fn first_header<'h>(headers: &'h [(String, Vec<u8>)], name: &str) -> Option<&'h [u8]> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_slice())
 }
 
 /// What the server learned from an accepted handshake.
@@ -149,6 +197,111 @@ pub struct AcceptedRequest {
     pub headers: Vec<(String, Vec<u8>)>,
     /// The permessage-deflate parameters agreed, if compression is on.
     pub deflate: Option<DeflateParams>,
+}
+
+impl AcceptedRequest {
+    /// The value of the first header called `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        first_header(&self.headers, name)
+    }
+
+    /// The value of the first header called `name` (case-insensitive), if it
+    /// is valid UTF-8; `None` if there is no such header or it is not.
+    pub fn header_str(&self, name: &str) -> Option<&str> {
+        self.header(name)
+            .and_then(|value| core::str::from_utf8(value).ok())
+    }
+
+    /// The request target without its query: `/ws` for `/ws?room=1`.
+    pub fn path_only(&self) -> &str {
+        self.path
+            .split_once('?')
+            .map_or(&self.path, |(path, _)| path)
+    }
+
+    /// The raw query string after the first `?`, not decoded: `room=1` for
+    /// `/ws?room=1`, `Some("")` for `/ws?`, `None` for `/ws`.
+    pub fn query(&self) -> Option<&str> {
+        self.path.split_once('?').map(|(_, query)| query)
+    }
+
+    /// The value of the first `name=value` pair in the query whose decoded
+    /// name is `name`, decoded as in an HTML form: `+` is a space and `%XX` a
+    /// byte. A `%` not followed by two hex digits is kept as it is; bytes that
+    /// decode to invalid UTF-8 become U+FFFD. A pair without `=` (`?debug`)
+    /// has the empty value.
+    ///
+    /// ```
+    /// let request = ws13::AcceptedRequest {
+    ///     path: "/chat?room=caf%C3%A9+bar&room=2&debug".into(),
+    ///     origin: None,
+    ///     protocol: None,
+    ///     headers: vec![("Cookie".into(), b"session=abc; theme=dark".to_vec())],
+    ///     deflate: None,
+    /// };
+    /// assert_eq!(request.path_only(), "/chat");
+    /// assert_eq!(request.query_param("room").as_deref(), Some("café bar"));
+    /// assert_eq!(request.query_param("debug").as_deref(), Some(""));
+    /// assert_eq!(request.query_param("user"), None);
+    /// assert_eq!(request.cookie("theme"), Some("dark"));
+    /// ```
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        self.query()?
+            .split('&')
+            .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+            .find(|(key, _)| form_decode(key) == name)
+            .map(|(_, value)| form_decode(value))
+    }
+
+    /// The value of the first cookie called `name` (compared exactly, as
+    /// cookie names are case-sensitive) in the request's `Cookie` header or
+    /// headers (`Cookie: a=1; b=2`), as sent: not decoded, double quotes
+    /// kept. `None` if there is no such cookie or its value is not UTF-8.
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("cookie"))
+            .flat_map(|(_, value)| value.split(|&b| b == b';'))
+            .find_map(|pair| {
+                let pair = pair.trim_ascii();
+                let at = pair.iter().position(|&b| b == b'=')?;
+                let (key, value) = (pair[..at].trim_ascii(), pair[at + 1..].trim_ascii());
+                (key == name.as_bytes()).then_some(value)
+            })
+            .and_then(|value| core::str::from_utf8(value).ok())
+    }
+}
+
+/// Decodes one `application/x-www-form-urlencoded` name or value: `+` is a
+/// space, `%XX` a byte; a `%` without two hex digits after it stays literal.
+fn form_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3).and_then(|pair| {
+                    let high = char::from(pair[0]).to_digit(16)?;
+                    let low = char::from(pair[1]).to_digit(16)?;
+                    u8::try_from(high * 16 + low).ok()
+                });
+                if let Some(byte) = hex {
+                    out.push(byte);
+                    i += 3;
+                    continue;
+                }
+                out.push(b'%');
+            }
+            byte => out.push(byte),
+        }
+        i += 1;
+    }
+    match String::from_utf8(out) {
+        Ok(decoded) => decoded,
+        Err(invalid) => String::from_utf8_lossy(invalid.as_bytes()).into_owned(),
+    }
 }
 
 /// The outcome of feeding request bytes to [`ServerHandshake::step`].
@@ -282,4 +435,195 @@ pub(crate) fn http_response(status: u16, content_type: &str, body: &[u8]) -> Vec
     .into_bytes();
     out.extend_from_slice(body);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(path: &str, headers: &[(&str, &[u8])]) -> AcceptedRequest {
+        AcceptedRequest {
+            path: path.to_owned(),
+            origin: None,
+            protocol: None,
+            headers: headers
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), value.to_vec()))
+                .collect(),
+            deflate: None,
+        }
+    }
+
+    #[test]
+    fn header_is_the_first_of_its_name_in_any_case() {
+        let r = request(
+            "/",
+            &[
+                ("Host", b"example.com"),
+                ("X-Token", b"one"),
+                ("x-token", b"two"),
+            ],
+        );
+        assert_eq!(r.header("x-TOKEN"), Some(&b"one"[..]));
+        assert_eq!(r.header("host"), Some(&b"example.com"[..]));
+        assert_eq!(r.header("Authorization"), None);
+    }
+
+    #[test]
+    fn header_str_only_for_utf8() {
+        let r = request(
+            "/",
+            &[
+                ("X-Name", "José".as_bytes()),
+                ("X-Raw", b"\xff\xfe"),
+                ("X-Empty", b""),
+            ],
+        );
+        assert_eq!(r.header_str("x-name"), Some("José"));
+        assert_eq!(r.header_str("X-Raw"), None);
+        assert_eq!(r.header("X-Raw"), Some(&b"\xff\xfe"[..]));
+        assert_eq!(r.header_str("X-Empty"), Some(""));
+        assert_eq!(r.header_str("X-Missing"), None);
+    }
+
+    #[test]
+    fn path_only_and_query() {
+        let r = request("/ws?room=1&x=2", &[]);
+        assert_eq!(r.path_only(), "/ws");
+        assert_eq!(r.query(), Some("room=1&x=2"));
+
+        let r = request("/ws", &[]);
+        assert_eq!(r.path_only(), "/ws");
+        assert_eq!(r.query(), None);
+        assert_eq!(r.query_param("room"), None);
+
+        let r = request("/ws?", &[]);
+        assert_eq!(r.path_only(), "/ws");
+        assert_eq!(r.query(), Some(""));
+        assert_eq!(r.query_param("room"), None);
+
+        // Only the first `?` separates; the query keeps later ones.
+        let r = request("/a?b?c=d", &[]);
+        assert_eq!(r.path_only(), "/a");
+        assert_eq!(r.query(), Some("b?c=d"));
+        assert_eq!(r.query_param("b?c").as_deref(), Some("d"));
+    }
+
+    #[test]
+    fn query_param_takes_the_first_of_repeated_keys() {
+        let r = request("/ws?room=1&room=2&other=3", &[]);
+        assert_eq!(r.query_param("room").as_deref(), Some("1"));
+        assert_eq!(r.query_param("other").as_deref(), Some("3"));
+        assert_eq!(r.query_param("Room"), None, "names are case-sensitive");
+        assert_eq!(r.query_param("roo"), None, "no prefix matches");
+    }
+
+    #[test]
+    fn query_param_decodes_plus_and_percent_escapes() {
+        let r = request(
+            "/ws?q=hello+world&name=caf%C3%A9&sym=%2b%26%3D&key%20x=v&eq=a=b",
+            &[],
+        );
+        assert_eq!(r.query_param("q").as_deref(), Some("hello world"));
+        assert_eq!(r.query_param("name").as_deref(), Some("café"));
+        assert_eq!(r.query_param("sym").as_deref(), Some("+&="));
+        // Names are decoded before they are compared.
+        assert_eq!(r.query_param("key x").as_deref(), Some("v"));
+        // Only the first `=` separates name from value.
+        assert_eq!(r.query_param("eq").as_deref(), Some("a=b"));
+    }
+
+    #[test]
+    fn query_param_keeps_invalid_escapes_literally() {
+        let r = request("/ws?a=100%&b=%zz1&c=%4&d=%%41&e=%C3", &[]);
+        assert_eq!(r.query_param("a").as_deref(), Some("100%"));
+        assert_eq!(r.query_param("b").as_deref(), Some("%zz1"));
+        assert_eq!(r.query_param("c").as_deref(), Some("%4"));
+        assert_eq!(r.query_param("d").as_deref(), Some("%A"));
+        // A lone byte that is not UTF-8 becomes U+FFFD.
+        assert_eq!(r.query_param("e").as_deref(), Some("\u{FFFD}"));
+    }
+
+    #[test]
+    fn query_param_of_pairs_without_value() {
+        let r = request("/ws?debug&x=&&y", &[]);
+        assert_eq!(r.query_param("debug").as_deref(), Some(""));
+        assert_eq!(r.query_param("x").as_deref(), Some(""));
+        assert_eq!(r.query_param("y").as_deref(), Some(""));
+        assert_eq!(r.query_param("z"), None);
+    }
+
+    #[test]
+    fn cookie_from_one_header() {
+        let r = request("/", &[("Cookie", b"a=1; b=2;c=3 ; d = 4")]);
+        assert_eq!(r.cookie("a"), Some("1"));
+        assert_eq!(r.cookie("b"), Some("2"));
+        assert_eq!(r.cookie("c"), Some("3"));
+        assert_eq!(r.cookie("d"), Some("4"));
+        assert_eq!(r.cookie("A"), None, "cookie names are case-sensitive");
+        assert_eq!(r.cookie("e"), None);
+    }
+
+    #[test]
+    fn cookie_from_several_headers_first_wins() {
+        let r = request(
+            "/",
+            &[
+                ("cookie", b"session=one; theme=dark"),
+                ("X-Other", b"session=zero"),
+                ("COOKIE", b"session=two; lang=fr"),
+            ],
+        );
+        assert_eq!(r.cookie("session"), Some("one"));
+        assert_eq!(r.cookie("theme"), Some("dark"));
+        assert_eq!(r.cookie("lang"), Some("fr"));
+    }
+
+    #[test]
+    fn cookie_edge_cases() {
+        let r = request(
+            "/",
+            &[
+                (
+                    "Cookie",
+                    b"flag; empty=; token=a=b==; quoted=\"x y\"; ; raw=\xff",
+                ),
+                ("Cookie", b""),
+            ],
+        );
+        assert_eq!(r.cookie("flag"), None, "a pair without = is no cookie");
+        assert_eq!(r.cookie("empty"), Some(""));
+        assert_eq!(r.cookie("token"), Some("a=b=="));
+        assert_eq!(r.cookie("quoted"), Some("\"x y\""));
+        assert_eq!(r.cookie("raw"), None);
+        assert_eq!(request("/", &[]).cookie("a"), None);
+    }
+
+    #[test]
+    fn every_server_option_has_a_builder() {
+        let options = ServerOptions::default()
+            .handshake(ServerConfig::default())
+            .origins(OriginPolicy::allow_list(["https://a.example"]))
+            .protocol(Config::default().max_message_size(1024))
+            .subprotocols(["v2", "v1"])
+            .subprotocol_preference(SubprotocolPreference::ServerOrder)
+            .handshake_timeout(Duration::from_secs(3))
+            .paths(["/ws"])
+            .deflate(DeflateServerPolicy::default())
+            .deflate_settings(DeflateSettings::default().level(1));
+        assert_eq!(
+            options.handshake.origin_policy(),
+            &OriginPolicy::allow_list(["https://a.example"])
+        );
+        assert_eq!(options.protocol.max_message_size, 1024);
+        assert_eq!(options.subprotocols, ["v2", "v1"]);
+        assert_eq!(
+            options.subprotocol_preference,
+            SubprotocolPreference::ServerOrder
+        );
+        assert_eq!(options.handshake_timeout, Duration::from_secs(3));
+        assert_eq!(options.paths, ["/ws"]);
+        assert_eq!(options.deflate, Some(DeflateServerPolicy::default()));
+        assert_eq!(options.deflate_settings.level, 1);
+    }
 }

@@ -15,12 +15,29 @@ pub struct Heartbeat {
 }
 
 /// How a [`crate::Connection`] treats incoming traffic. Start from
-/// [`Config::default`] and change what you need:
+/// [`Config::default`] and change what you need with the builder methods, one
+/// per field (they are `const`, so a configuration can be a `const` item):
 ///
 /// ```
-/// let mut config = ws13_codec::Config::default();
-/// config.max_message_size = 64 * 1024;
-/// config.partial_frames_above = 4096 - 14; // a fixed 4 KiB receive buffer
+/// use core::time::Duration;
+/// use ws13_codec::Config;
+/// use ws13_codec::config::Heartbeat;
+///
+/// let config = Config::default()
+///     .max_message_size(64 * 1024)
+///     .partial_frames_above(4096 - 14) // a fixed 4 KiB receive buffer
+///     .heartbeat(None);
+/// assert_eq!(config.max_message_size, 64 * 1024);
+/// assert_eq!(config.heartbeat, None);
+///
+/// const KEEPALIVE: Config = Config::DEFAULT
+///     .heartbeat(Some(Heartbeat {
+///         interval: Duration::from_secs(30),
+///         timeout: Duration::from_secs(10),
+///     }))
+///     .close_timeout(Duration::from_secs(5));
+/// assert_eq!(KEEPALIVE.close_timeout, Duration::from_secs(5));
+/// assert!(KEEPALIVE.auto_pong);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -69,6 +86,62 @@ impl Config {
         }),
         close_timeout: Duration::from_secs(10),
     };
+
+    /// Sets [`Config::max_frame_size`]: the largest data frame payload
+    /// accepted, in bytes.
+    #[must_use]
+    pub const fn max_frame_size(mut self, bytes: u64) -> Self {
+        self.max_frame_size = bytes;
+        self
+    }
+
+    /// Sets [`Config::max_message_size`]: the largest message accepted, in
+    /// payload bytes across all its fragments.
+    #[must_use]
+    pub const fn max_message_size(mut self, bytes: u64) -> Self {
+        self.max_message_size = bytes;
+        self
+    }
+
+    /// Sets [`Config::partial_frames_above`]: data frames with a longer
+    /// payload are delivered in pieces as their bytes arrive.
+    #[must_use]
+    pub const fn partial_frames_above(mut self, bytes: u64) -> Self {
+        self.partial_frames_above = bytes;
+        self
+    }
+
+    /// Sets [`Config::auto_pong`]: whether every ping is answered with a pong
+    /// automatically.
+    #[must_use]
+    pub const fn auto_pong(mut self, on: bool) -> Self {
+        self.auto_pong = on;
+        self
+    }
+
+    /// Sets [`Config::allowed_rsv`]: the reserved bits a negotiated extension
+    /// uses (e.g. [`crate::frame::RSV1`]).
+    #[must_use]
+    pub const fn allowed_rsv(mut self, bits: u8) -> Self {
+        self.allowed_rsv = bits;
+        self
+    }
+
+    /// Sets [`Config::heartbeat`]: keepalive pings and their timeout; `None`
+    /// disables them.
+    #[must_use]
+    pub const fn heartbeat(mut self, heartbeat: Option<Heartbeat>) -> Self {
+        self.heartbeat = heartbeat;
+        self
+    }
+
+    /// Sets [`Config::close_timeout`]: how long to wait for the peer's close
+    /// after sending ours.
+    #[must_use]
+    pub const fn close_timeout(mut self, timeout: Duration) -> Self {
+        self.close_timeout = timeout;
+        self
+    }
 }
 
 impl Default for Config {

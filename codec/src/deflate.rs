@@ -46,7 +46,15 @@ pub struct DeflateParams {
     pub client_max_window_bits: u8,
 }
 
-/// Compression settings of this endpoint.
+/// Compression settings of this endpoint. Start from
+/// [`DeflateSettings::default`] and change what you need:
+///
+/// ```
+/// use ws13_codec::deflate::DeflateSettings;
+///
+/// let settings = DeflateSettings::default().level(9).min_compress_len(256);
+/// assert_eq!((settings.level, settings.min_compress_len), (9, 256));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DeflateSettings {
     /// Messages shorter than this are sent uncompressed (the framing overhead
@@ -62,6 +70,24 @@ impl Default for DeflateSettings {
             min_compress_len: 64,
             level: 6,
         }
+    }
+}
+
+impl DeflateSettings {
+    /// Sets [`DeflateSettings::min_compress_len`]: messages shorter than this
+    /// many bytes are sent uncompressed.
+    #[must_use]
+    pub const fn min_compress_len(mut self, bytes: usize) -> Self {
+        self.min_compress_len = bytes;
+        self
+    }
+
+    /// Sets [`DeflateSettings::level`]: the zlib compression level, 0 (store
+    /// only, fastest) to 9 (smallest output, slowest); above 9 counts as 9.
+    #[must_use]
+    pub const fn level(mut self, level: u32) -> Self {
+        self.level = level;
+        self
     }
 }
 
