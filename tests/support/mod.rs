@@ -23,6 +23,20 @@ impl Drop for ExampleServer {
 }
 
 impl ExampleServer {
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the process is still running (it has not exited or been
+    /// killed).
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .try_wait()
+            .expect("poll the example process")
+            .is_none()
+    }
+
     /// Sends SIGINT, as Ctrl-C does.
     #[cfg(unix)]
     pub fn interrupt(&self) {
