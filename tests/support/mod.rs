@@ -23,6 +23,20 @@ impl Drop for ExampleServer {
 }
 
 impl ExampleServer {
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the process is still running (it has not exited or been
+    /// killed).
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .try_wait()
+            .expect("poll the example process")
+            .is_none()
+    }
+
     /// Sends SIGINT, as Ctrl-C does.
     #[cfg(unix)]
     pub fn interrupt(&self) {
@@ -70,7 +84,27 @@ fn target_dir() -> PathBuf {
 /// Builds (if needed) and starts `examples/NAME.rs` with `--addr 127.0.0.1:0`
 /// and extra arguments; waits for the line that announces `ws://ADDR`.
 pub fn start_example(name: &str, args: &[&str]) -> ExampleServer {
-    let status = Command::new(env!("CARGO"))
+    let mut build = Command::new(env!("CARGO"));
+    // Cargo describes the test crate to the test in these variables; passed
+    // on, they reach build scripts that watch them (ring's does), which then
+    // rerun here and again in the next `cargo test`, rebuilding ring, rustls
+    // and ws13 twice per run.
+    for (key, _) in std::env::vars_os() {
+        let crate_described = key.to_str().is_some_and(|key| {
+            key.starts_with("CARGO_PKG_")
+                || matches!(
+                    key,
+                    "CARGO_MANIFEST_DIR"
+                        | "CARGO_MANIFEST_PATH"
+                        | "CARGO_CRATE_NAME"
+                        | "CARGO_PRIMARY_PACKAGE"
+                )
+        });
+        if crate_described {
+            build.env_remove(key);
+        }
+    }
+    let status = build
         .args(["build", "--quiet", "--features", "tokio", "--example", name])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .status()
