@@ -482,11 +482,13 @@ impl<S: Transport, K: MaskKeySource> WebSocket<S, K> {
             } else {
                 // Whatever still arrives is dropped; end of file ends the wait.
                 let _ = self.stream.set_read_timeout(timeout);
-                match self.stream.read(&mut self.scratch) {
-                    Ok(0) => Ok(self.socket.handle_eof()),
-                    Ok(n) => Ok(self.socket.handle_data(&self.scratch[..n])),
-                    Err(e) => Err(Error::Io(e)),
-                }
+                self.stream
+                    .read(&mut self.scratch)
+                    .map(|n| match n {
+                        0 => self.socket.handle_eof(),
+                        n => self.socket.handle_data(&self.scratch[..n]),
+                    })
+                    .map_err(Error::Io)
             };
             match outcome {
                 Err(Error::Io(e)) if is_timeout(&e) => self.socket.handle_timeout(Instant::now()),
