@@ -52,6 +52,18 @@ pub enum AcceptError {
         /// The requested path (with query).
         path: String,
     },
+    /// The application's [`crate::ServerOptions::decide`] hook refused the
+    /// request; its refusal has been sent.
+    #[error("the application refused the WebSocket request with {status}")]
+    Refused {
+        /// The status sent.
+        status: u16,
+    },
+    /// The application's decision could not be carried out (a subprotocol
+    /// the client did not offer, a handshake header, a status that does not
+    /// refuse); 500 has been sent.
+    #[error("invalid handshake decision (answered 500): {0}")]
+    InvalidDecision(ws13_handshake::BuildError),
     /// The client did not send a complete request in time.
     #[error("the client did not complete its handshake request within {0:?}")]
     Timeout(std::time::Duration),

@@ -41,7 +41,9 @@ pub use client::{ClientOptions, HandshakeResponse, WsUrl};
 pub use error::{AcceptError, ConnectError, Error, Result};
 pub use mask_keys::OsMaskKeys;
 pub use message::{CloseReason, Message, Utf8Bytes};
-pub use server::{AcceptedRequest, HttpRequest, ServerOptions};
+pub use server::{
+    Acceptance, AcceptedRequest, DecideHook, Decision, HttpRequest, Refusal, ServerOptions,
+};
 pub use ws13_codec::config::Heartbeat;
 pub use ws13_codec::{CloseCode, Config, Role};
 

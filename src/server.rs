@@ -11,8 +11,8 @@ use ws13_codec::deflate::DeflateSettings;
 use ws13_handshake::permessage_deflate::{DeflateParams, DeflateServerPolicy, negotiate};
 use ws13_handshake::subprotocol::choose;
 use ws13_handshake::{
-    Incoming, OriginPolicy, RequestError, RequestReader, ServerConfig, Status,
-    SubprotocolPreference, SwitchingProtocols, response,
+    BuildError, Incoming, OriginPolicy, RequestError, RequestReader, ServerConfig, Status,
+    SubprotocolPreference, SwitchingProtocols, WebSocketRequest, response,
 };
 
 /// Settings for accepting WebSocket connections.
@@ -50,6 +50,9 @@ pub struct ServerOptions {
     pub deflate: Option<DeflateServerPolicy>,
     /// Compression level and threshold when permessage-deflate is in use.
     pub deflate_settings: DeflateSettings,
+    /// The application's decision on each valid WebSocket request, before
+    /// the 101 (see [`ServerOptions::decide`]). Default: accept all.
+    pub decide: Option<DecideHook>,
 }
 
 impl Default for ServerOptions {
@@ -63,6 +66,7 @@ impl Default for ServerOptions {
             paths: Vec::new(),
             deflate: None,
             deflate_settings: DeflateSettings::default(),
+            decide: None,
         }
     }
 }
@@ -126,6 +130,34 @@ impl ServerOptions {
         self
     }
 
+    /// Decides on every valid WebSocket request before the 101, seeing its
+    /// path, query, headers, cookies, origin and offered subprotocols:
+    /// accept it (choosing the subprotocol, adding response headers) or
+    /// refuse it with a status, headers and a body (401, 403, 404, ...), so
+    /// that authentication never needs an upgrade followed by a close.
+    /// Requests the handshake rules reject never reach it.
+    ///
+    /// ```
+    /// use ws13::{Acceptance, Decision, Refusal, ServerOptions};
+    ///
+    /// let options = ServerOptions::default()
+    ///     .subprotocols(["chat.v2", "chat.v1"])
+    ///     .decide(|request| match request.cookie("session") {
+    ///         Some("letmein") => Decision::Accept(Acceptance::new().header("X-Room", "lobby")),
+    ///         _ => Decision::Refuse(
+    ///             Refusal::new(401, "log in first\n").header("WWW-Authenticate", "Cookie"),
+    ///         ),
+    ///     });
+    /// # let _ = options;
+    /// ```
+    pub fn decide<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(&AcceptedRequest) -> Decision + Send + Sync + 'static,
+    {
+        self.decide = Some(DecideHook(std::sync::Arc::new(hook)));
+        self
+    }
+
     /// Whether `target` (path and query) is one of the WebSocket endpoints.
     fn serves(&self, target: &str) -> bool {
         let path = target.split_once('?').map_or(target, |(path, _)| path);
@@ -184,6 +216,95 @@ fn first_header<'h>(headers: &'h [(String, Vec<u8>)], name: &str) -> Option<&'h 
         .map(|(_, v)| v.as_slice())
 }
 
+/// The application's hook deciding on WebSocket requests (see
+/// [`ServerOptions::decide`]).
+#[derive(Clone)]
+pub struct DecideHook(std::sync::Arc<dyn Fn(&AcceptedRequest) -> Decision + Send + Sync>);
+
+impl std::fmt::Debug for DecideHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DecideHook(..)")
+    }
+}
+
+/// What the application decided about a WebSocket request, before the 101.
+#[derive(Debug, Clone)]
+pub enum Decision {
+    /// Upgrade, as [`Acceptance`] says.
+    Accept(Acceptance),
+    /// Answer with the [`Refusal`] and close.
+    Refuse(Refusal),
+}
+
+/// How to accept a request: the subprotocol (by default the one
+/// [`ServerOptions::subprotocols`] chose) and extra response headers.
+#[derive(Debug, Clone, Default)]
+pub struct Acceptance {
+    /// `Some(choice)` overrides the server's own choice of subprotocol.
+    protocol: Option<Option<String>>,
+    headers: Vec<(String, String)>,
+}
+
+impl Acceptance {
+    /// Accept with the server's choices.
+    pub fn new() -> Self {
+        Acceptance::default()
+    }
+
+    /// Selects this subprotocol; it must be one the client offered
+    /// ([`AcceptedRequest::offered_protocols`]), or the handshake fails with
+    /// 500 and [`AcceptError::InvalidDecision`].
+    pub fn protocol(mut self, protocol: impl Into<String>) -> Self {
+        self.protocol = Some(Some(protocol.into()));
+        self
+    }
+
+    /// Selects no subprotocol, whatever the client offered.
+    pub fn no_protocol(mut self) -> Self {
+        self.protocol = Some(None);
+        self
+    }
+
+    /// Adds a response header (`Set-Cookie`, ...). Handshake headers
+    /// (`Connection`, `Upgrade`, `Sec-WebSocket-*`) are refused: the
+    /// handshake fails with 500 and [`AcceptError::InvalidDecision`].
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+}
+
+/// How to refuse a request: a status (3xx, 4xx or 5xx), headers and a
+/// plain-text body.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Refusal {
+    /// Refuses with `status` and `body`.
+    pub fn new(status: u16, body: impl Into<String>) -> Self {
+        Refusal {
+            status,
+            headers: Vec::new(),
+            body: body.into(),
+        }
+    }
+
+    /// Adds a response header (`WWW-Authenticate`, `Location`, `Retry-After`).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// The status.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+}
+
 /// What the server learned from an accepted handshake.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AcceptedRequest {
@@ -193,6 +314,8 @@ pub struct AcceptedRequest {
     pub origin: Option<String>,
     /// The subprotocol chosen, if any.
     pub protocol: Option<String>,
+    /// The subprotocols the client offered, in its order.
+    pub offered_protocols: Vec<String>,
     /// Every header line of the request (cookies, authorization, ...).
     pub headers: Vec<(String, Vec<u8>)>,
     /// The permessage-deflate parameters agreed, if compression is on.
@@ -236,6 +359,7 @@ impl AcceptedRequest {
     ///     path: "/chat?room=caf%C3%A9+bar&room=2&debug".into(),
     ///     origin: None,
     ///     protocol: None,
+    ///     offered_protocols: Vec::new(),
     ///     headers: vec![("Cookie".into(), b"session=abc; theme=dark".to_vec())],
     ///     deflate: None,
     /// };
@@ -369,44 +493,91 @@ impl ServerHandshake {
                     },
                 }
             }
-            Ok(Incoming::WebSocket(ws)) => {
-                let supported: Vec<&str> =
-                    options.subprotocols.iter().map(String::as_str).collect();
-                let protocol = choose(ws.protocols(), &supported, options.subprotocol_preference);
-                let agreed = options
-                    .deflate
-                    .as_ref()
-                    .and_then(|policy| negotiate(ws.extensions(), policy));
-                let mut response = SwitchingProtocols::new(&ws);
-                let mut deflate = None;
-                if let Some((params, answer)) = &agreed {
-                    // The answer names an extension the client offered, so the
-                    // builder accepts it; if it did not, no compression.
-                    if let Ok(with_extension) = response.clone().extensions(answer) {
-                        response = with_extension;
-                        deflate = Some(*params);
-                    }
-                }
-                if let Some(protocol) = protocol {
-                    // A protocol the client offered is a valid token by
-                    // construction; if the builder still refused it, none.
-                    if let Ok(with_protocol) = response.clone().protocol(protocol) {
-                        response = with_protocol;
-                    }
-                }
-                ServerStep::Upgrade {
-                    response: response.to_bytes(),
-                    head_len: ws.head_len(),
-                    request: AcceptedRequest {
-                        path: ws.path().to_owned(),
-                        origin: ws.origin().map(str::to_owned),
-                        protocol: protocol.map(str::to_owned),
-                        headers: own_headers(ws.headers()),
-                        deflate,
-                    },
-                }
-            }
+            Ok(Incoming::WebSocket(ws)) => upgrade(&ws, options),
         }
+    }
+}
+
+/// The answer to a valid WebSocket request: the server's choices
+/// (subprotocol, permessage-deflate), then the application's decision.
+fn upgrade(ws: &WebSocketRequest<'_>, options: &ServerOptions) -> ServerStep {
+    let supported: Vec<&str> = options.subprotocols.iter().map(String::as_str).collect();
+    let protocol = choose(ws.protocols(), &supported, options.subprotocol_preference);
+    let agreed = options
+        .deflate
+        .as_ref()
+        .and_then(|policy| negotiate(ws.extensions(), policy));
+    let mut request = AcceptedRequest {
+        path: ws.path().to_owned(),
+        origin: ws.origin().map(str::to_owned),
+        protocol: protocol.map(str::to_owned),
+        offered_protocols: ws.protocols().iter().map(|p| (*p).to_owned()).collect(),
+        headers: own_headers(ws.headers()),
+        deflate: None,
+    };
+    let acceptance = match options.decide.as_ref().map(|hook| (hook.0)(&request)) {
+        None => Acceptance::new(),
+        Some(Decision::Accept(acceptance)) => acceptance,
+        Some(Decision::Refuse(refusal)) => return refuse(&refusal),
+    };
+    if let Some(choice) = &acceptance.protocol {
+        request.protocol = choice.clone();
+    }
+    let mut response = SwitchingProtocols::new(ws);
+    if let Some((params, answer)) = &agreed {
+        // The answer names an extension the client offered, so the builder
+        // accepts it; if it did not, no compression.
+        if let Ok(with_extension) = response.clone().extensions(answer) {
+            response = with_extension;
+            request.deflate = Some(*params);
+        }
+    }
+    let with_protocol = match request.protocol.as_deref() {
+        Some(protocol) => response.protocol(protocol),
+        None => Ok(response),
+    };
+    let built = with_protocol.and_then(|response| {
+        acceptance
+            .headers
+            .iter()
+            .try_fold(response, |response, (name, value)| {
+                response.header(name, value)
+            })
+    });
+    match built {
+        Ok(response) => ServerStep::Upgrade {
+            response: response.to_bytes(),
+            head_len: ws.head_len(),
+            request,
+        },
+        Err(error) => invalid_decision(error),
+    }
+}
+
+/// The answer for a request the application refused.
+fn refuse(refusal: &Refusal) -> ServerStep {
+    let headers: Vec<(&str, &str)> = refusal
+        .headers
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    match response::refusal(refusal.status, &headers, &refusal.body) {
+        Ok(response) => ServerStep::Refuse {
+            response,
+            error: AcceptError::Refused {
+                status: refusal.status,
+            },
+        },
+        Err(error) => invalid_decision(error),
+    }
+}
+
+/// A decision the handshake cannot carry out is the server's bug: 500.
+fn invalid_decision(error: BuildError) -> ServerStep {
+    let body = "The server's WebSocket handshake decision was invalid; see its log.\n";
+    ServerStep::Refuse {
+        response: response::text_response(500, body),
+        error: AcceptError::InvalidDecision(error),
     }
 }
 
@@ -446,6 +617,7 @@ mod tests {
             path: path.to_owned(),
             origin: None,
             protocol: None,
+            offered_protocols: Vec::new(),
             headers: headers
                 .iter()
                 .map(|(name, value)| ((*name).to_owned(), value.to_vec()))

@@ -560,6 +560,14 @@ pub enum BuildError {
         /// The header name.
         name: String,
     },
+    /// A refusal with a status that does not refuse.
+    #[error(
+        "The status {status} cannot refuse a WebSocket handshake: use a redirect (3xx), a client error (4xx, e.g. 401, 403, 404) or a server error (5xx)."
+    )]
+    InvalidRefusalStatus {
+        /// The status given.
+        status: u16,
+    },
     /// An unusable host.
     #[error(
         "The host '{host}' is empty or contains whitespace, control characters or '/', so it cannot be sent as a 'Host' header. Pass the host (and port, if not the default) of the ws:// or wss:// URL."

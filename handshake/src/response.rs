@@ -153,6 +153,33 @@ pub fn reject(error: &RequestError) -> Vec<u8> {
     write_text_response(error.status(), extra, &body)
 }
 
+/// The response to a handshake the application refused (authentication
+/// failed, no such room, too many connections): `status` (3xx, 4xx or 5xx),
+/// the extra `headers` (for example `WWW-Authenticate` or `Location`),
+/// `Content-Type: text/plain`, `Content-Length`, `Connection: close`, and
+/// `body`. Extra headers that the response writes itself, names that are not
+/// tokens and values with control characters are refused.
+///
+/// ```
+/// let bytes = ws13_handshake::response::refusal(
+///     401,
+///     &[("WWW-Authenticate", "Bearer realm=\"chat\"")],
+///     "log in first\n",
+/// ).unwrap();
+/// assert!(bytes.starts_with(b"HTTP/1.1 401 Unauthorized\r\n"));
+/// assert!(ws13_handshake::response::refusal(200, &[], "").is_err());
+/// assert!(ws13_handshake::response::refusal(403, &[("Content-Length", "0")], "").is_err());
+/// ```
+pub fn refusal(status: u16, headers: &[(&str, &str)], body: &str) -> Result<Vec<u8>, BuildError> {
+    if !(300..=599).contains(&status) {
+        return Err(BuildError::InvalidRefusalStatus { status });
+    }
+    for (name, value) in headers {
+        check_extra_header(name, value, &["Content-Type", "Content-Length"])?;
+    }
+    Ok(write_text_response(status, headers, body))
+}
+
 /// A complete plain-text response with `Content-Length` and
 /// `Connection: close`, for answering plain HTTP requests (a health check,
 /// a version endpoint) on the WebSocket port.
