@@ -531,21 +531,21 @@ impl<K: MaskKeySource> Socket<K> {
             };
             let consumed = received.consumed;
             let step = match received.event {
-                None => Step::NeedMore,
+                None => ChunkOutcome::NeedMore,
                 Some(Event::Data(chunk)) if chunk.rsv & RSV1 != 0 => {
                     inflate_chunk(&mut self.deflate, &mut self.inflated, &self.conn, &chunk)
                 }
-                Some(Event::Data(chunk)) if chunk.is_whole_message() => Step::Whole {
+                Some(Event::Data(chunk)) if chunk.is_whole_message() => ChunkOutcome::Whole {
                     kind: chunk.kind,
                     start: chunk.payload.as_ptr() as usize - base,
                     len: chunk.payload.len(),
                 },
-                Some(Event::Data(chunk)) => Step::Ready(assemble(&mut self.partial, &chunk)),
+                Some(Event::Data(chunk)) => ChunkOutcome::Ready(assemble(&mut self.partial, &chunk)),
                 Some(Event::Ping(payload)) => {
-                    Step::Ready(Some(Message::Ping(Bytes::copy_from_slice(payload))))
+                    ChunkOutcome::Ready(Some(Message::Ping(Bytes::copy_from_slice(payload))))
                 }
                 Some(Event::Pong(payload)) => {
-                    Step::Ready(Some(Message::Pong(Bytes::copy_from_slice(payload))))
+                    ChunkOutcome::Ready(Some(Message::Pong(Bytes::copy_from_slice(payload))))
                 }
                 Some(Event::Close(frame)) => {
                     let reason = frame.map(|f| CloseReason {
@@ -553,22 +553,22 @@ impl<K: MaskKeySource> Socket<K> {
                         reason: f.reason.to_owned(),
                     });
                     self.peer_close = Some(reason.clone());
-                    Step::Ready(Some(Message::Close(reason)))
+                    ChunkOutcome::Ready(Some(Message::Close(reason)))
                 }
-                Some(_) => Step::Ready(None),
+                Some(_) => ChunkOutcome::Ready(None),
             };
             self.queue_transmits();
             match step {
-                Step::Failed(error) => {
+                ChunkOutcome::Failed(error) => {
                     let error = self.conn.fail(error);
                     self.queue_transmits();
                     return Err(error.into());
                 }
-                Step::NeedMore => {
+                ChunkOutcome::NeedMore => {
                     self.read_buf.advance(consumed);
                     return self.end_of_input();
                 }
-                Step::Whole { kind, start, len } => {
+                ChunkOutcome::Whole { kind, start, len } => {
                     // Hand the payload out without copying: split its frame
                     // off the buffer and keep the payload's part.
                     let mut payload = self.read_buf.split_to(consumed);
@@ -576,7 +576,7 @@ impl<K: MaskKeySource> Socket<K> {
                     payload.truncate(len);
                     return Ok(Some(data_message(kind, payload.freeze())));
                 }
-                Step::Ready(message) => {
+                ChunkOutcome::Ready(message) => {
                     self.read_buf.advance(consumed);
                     if message.is_some() {
                         return Ok(message);
@@ -838,7 +838,7 @@ impl<K: MaskKeySource> Socket<K> {
 }
 
 /// What one `receive` call produced, detached from the buffer's borrow.
-enum Step {
+enum ChunkOutcome {
     NeedMore,
     /// A whole message at `start..start + len` of the read buffer.
     Whole {
@@ -859,19 +859,19 @@ fn inflate_chunk<K: MaskKeySource>(
     inflated: &mut Vec<u8>,
     conn: &Connection<K>,
     chunk: &DataChunk<'_>,
-) -> Step {
+) -> ChunkOutcome {
     let max = conn.config().max_message_size;
     let Some(deflate) = deflate.as_mut() else {
         // RSV1 is only legal when deflate was negotiated.
-        return Step::Failed(ProtocolError::Frame(FrameError::ReservedBitsSet(chunk.rsv)));
+        return ChunkOutcome::Failed(ProtocolError::Frame(FrameError::ReservedBitsSet(chunk.rsv)));
     };
     match deflate.inflate(chunk, inflated, max) {
-        Err(error) => Step::Failed(error),
+        Err(error) => ChunkOutcome::Failed(error),
         Ok(()) if chunk.message_end => {
             let data = Bytes::from(core::mem::take(inflated));
-            Step::Ready(Some(data_message(chunk.kind, data)))
+            ChunkOutcome::Ready(Some(data_message(chunk.kind, data)))
         }
-        Ok(()) => Step::Ready(None),
+        Ok(()) => ChunkOutcome::Ready(None),
     }
 }
 

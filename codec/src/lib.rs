@@ -20,7 +20,6 @@
 //! | [`error`] | protocol violations (each with its close code) and refused sends |
 //! | [`config`] | limits and switches |
 //! | [`role`] | client or server, and the client's masking-key source |
-//! | `assemble` | (feature `alloc`) reassembles fragments into owned messages |
 //! | `deflate` | (feature `deflate`) permessage-deflate, RFC 7692 |
 //!
 //! ```
@@ -46,8 +45,6 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
-#[cfg(feature = "alloc")]
-pub mod assemble;
 pub mod close;
 pub mod config;
 pub mod connection;
@@ -61,8 +58,6 @@ pub mod mask;
 pub mod role;
 pub mod utf8;
 
-#[cfg(feature = "alloc")]
-pub use assemble::{Message, MessageAssembler};
 pub use close::{CloseCode, CloseFrame};
 pub use config::Config;
 pub use connection::{Connection, ControlFrame, OutgoingHeader, Received, State};
