@@ -88,13 +88,7 @@ impl Extensions {
             return (config, None);
         };
         config.allowed_rsv |= RSV1;
-        let params = ws13_codec::deflate::DeflateParams {
-            server_no_context_takeover: agreed.server_no_context_takeover,
-            client_no_context_takeover: agreed.client_no_context_takeover,
-            server_max_window_bits: agreed.server_max_window_bits,
-            client_max_window_bits: agreed.client_max_window_bits,
-        };
-        (config, Some(PerMessageDeflate::new(role, params, settings)))
+        (config, Some(PerMessageDeflate::new(role, agreed, settings)))
     }
 }
 

@@ -149,3 +149,30 @@ impl Default for Config {
         Config::DEFAULT
     }
 }
+
+/// The permessage-deflate (RFC 7692) parameters both ends agreed to, as each
+/// compressor and decompressor must apply them. The handshake crate
+/// negotiates them; `deflate::PerMessageDeflate` applies them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeflateParams {
+    /// The server resets its compressor after every message.
+    pub server_no_context_takeover: bool,
+    /// The client resets its compressor after every message.
+    pub client_no_context_takeover: bool,
+    /// The server compresses with a window of at most 2^N bytes (8–15).
+    pub server_max_window_bits: u8,
+    /// The client compresses with a window of at most 2^N bytes (8–15).
+    pub client_max_window_bits: u8,
+}
+
+impl Default for DeflateParams {
+    /// No parameters: both sides keep their context, 32 KiB windows.
+    fn default() -> Self {
+        DeflateParams {
+            server_no_context_takeover: false,
+            client_no_context_takeover: false,
+            server_max_window_bits: 15,
+            client_max_window_bits: 15,
+        }
+    }
+}

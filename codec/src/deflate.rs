@@ -33,18 +33,7 @@ use crate::utf8::Utf8Validator;
 /// The tail a sync flush ends with, removed on the wire (RFC 7692 §7.2.1).
 const SYNC_TAIL: [u8; 4] = [0x00, 0x00, 0xFF, 0xFF];
 
-/// The negotiated parameters (the handshake crate's `DeflateParams`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DeflateParams {
-    /// The server resets its compressor after every message.
-    pub server_no_context_takeover: bool,
-    /// The client resets its compressor after every message.
-    pub client_no_context_takeover: bool,
-    /// The server's window is at most 2^N bytes (8–15).
-    pub server_max_window_bits: u8,
-    /// The client's window is at most 2^N bytes (8–15).
-    pub client_max_window_bits: u8,
-}
+pub use crate::config::DeflateParams;
 
 /// Compression settings of this endpoint. Start from
 /// [`DeflateSettings::default`] and change what you need:
