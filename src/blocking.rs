@@ -40,7 +40,7 @@ use crate::error::{AcceptError, ConnectError, Error, Result};
 use crate::mask_keys::OsMaskKeys;
 use crate::message::{CloseReason, Message};
 use crate::server::{
-    AcceptedRequest, HttpRequest, ServerHandshake, ServerOptions, ServerStep, http_response,
+    AcceptedRequest, PlainHttpRequest, ServerHandshake, ServerOptions, ServerStep, http_response,
 };
 use crate::socket::{READ_CHUNK, Socket, TransportStatus};
 
@@ -115,7 +115,7 @@ pub enum Accepted<S: Transport> {
 pub struct HttpConnection<S> {
     stream: S,
     /// The request.
-    pub request: HttpRequest,
+    pub request: PlainHttpRequest,
 }
 
 impl<S: Transport> HttpConnection<S> {

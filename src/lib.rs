@@ -42,7 +42,7 @@ pub use error::{AcceptError, ConnectError, Error, Result};
 pub use mask_keys::OsMaskKeys;
 pub use message::{CloseReason, Message, Utf8Bytes};
 pub use server::{
-    Acceptance, AcceptedRequest, DecideHook, Decision, HttpRequest, Refusal, ServerOptions,
+    Acceptance, AcceptedRequest, DecideHook, Decision, PlainHttpRequest, Refusal, ServerOptions,
 };
 pub use ws13_codec::config::Heartbeat;
 pub use ws13_codec::{CloseCode, Config, Role};

@@ -192,7 +192,7 @@ impl ServerOptions {
 /// A plain HTTP request that arrived on the WebSocket port (a health check, a
 /// page), owned so the caller can answer it after the buffer is gone.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpRequest {
+pub struct PlainHttpRequest {
     /// The method, e.g. `GET`.
     pub method: String,
     /// The request target, e.g. `/health`.
@@ -201,7 +201,7 @@ pub struct HttpRequest {
     pub headers: Vec<(String, Vec<u8>)>,
 }
 
-impl HttpRequest {
+impl PlainHttpRequest {
     /// The first header called `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&[u8]> {
         first_header(&self.headers, name)
@@ -440,7 +440,7 @@ pub(crate) enum ServerStep {
         request: AcceptedRequest,
     },
     /// Not a WebSocket request: the caller serves it.
-    PlainHttp { request: HttpRequest },
+    PlainHttp { request: PlainHttpRequest },
     /// A broken WebSocket request (400/403/426/431), or a valid one for a
     /// path that is no endpoint (404): write `response`, close, and report
     /// `error`.
@@ -473,7 +473,7 @@ impl ServerHandshake {
         match request.classify(&options.handshake) {
             Err(error) => reject(error),
             Ok(Incoming::PlainHttp(http)) => ServerStep::PlainHttp {
-                request: HttpRequest {
+                request: PlainHttpRequest {
                     method: http.method().to_owned(),
                     path: http.path().to_owned(),
                     headers: own_headers(http.headers()),

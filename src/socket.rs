@@ -534,7 +534,9 @@ impl<K: MaskKeySource> Socket<K> {
                     start: chunk.payload.as_ptr() as usize - base,
                     len: chunk.payload.len(),
                 },
-                Some(Event::Data(chunk)) => ChunkOutcome::Ready(assemble(&mut self.partial, &chunk)),
+                Some(Event::Data(chunk)) => {
+                    ChunkOutcome::Ready(assemble(&mut self.partial, &chunk))
+                }
                 Some(Event::Ping(payload)) => {
                     ChunkOutcome::Ready(Some(Message::Ping(Bytes::copy_from_slice(payload))))
                 }

@@ -5,8 +5,8 @@
 //!    [`ClientRequest::build`] gives a [`ClientHandshake`].
 //! 2. Write [`ClientHandshake::request_bytes`] to the connection.
 //! 3. Feed the bytes received so far to [`ClientHandshake::read_response`]
-//!    until it returns [`Status::Complete`] with an [`Accepted`] (or a
-//!    [`ResponseError`]). Bytes after [`Accepted::head_len`] are already
+//!    until it returns [`Status::Complete`] with an [`AcceptedResponse`] (or a
+//!    [`ResponseError`]). Bytes after [`AcceptedResponse::head_len`] are already
 //!    WebSocket frames.
 //!
 //! The validation is at least as strict as WebKit's: status 101, exactly
@@ -217,11 +217,11 @@ impl ClientHandshake {
     ///
     /// Returns [`Status::Partial`] until the head is complete; the reader
     /// remembers how far it has looked, so each byte is examined once.
-    /// On success, bytes from [`Accepted::head_len`] on are WebSocket frames.
+    /// On success, bytes from [`AcceptedResponse::head_len`] on are WebSocket frames.
     pub fn read_response<'b>(
         &mut self,
         buf: &'b [u8],
-    ) -> Result<Status<Accepted<'b>>, ResponseError> {
+    ) -> Result<Status<AcceptedResponse<'b>>, ResponseError> {
         let Status::Complete(head) = self.read_head(buf)? else {
             return Ok(Status::Partial);
         };
@@ -281,7 +281,7 @@ impl ClientHandshake {
         &self,
         head: &ResponseHead<'b>,
         errors: &mut Vec<ResponseError>,
-    ) -> Option<Accepted<'b>> {
+    ) -> Option<AcceptedResponse<'b>> {
         if head.status != 101 {
             errors.push(ResponseError::UnexpectedStatus {
                 status: head.status,
@@ -341,7 +341,7 @@ impl ClientHandshake {
         let protocol = self.check_protocol(headers, errors);
         let extensions = self.check_extensions(headers, errors);
 
-        Some(Accepted {
+        Some(AcceptedResponse {
             protocol: protocol?,
             extensions: extensions?,
             headers: head.headers.clone(),
@@ -448,14 +448,14 @@ struct ResponseHead<'b> {
 
 /// A validated 101 response, borrowing from the caller's buffer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Accepted<'b> {
+pub struct AcceptedResponse<'b> {
     protocol: Option<&'b str>,
     extensions: Vec<Extension<'b>>,
     headers: Vec<Header<'b>>,
     head_len: usize,
 }
 
-impl<'b> Accepted<'b> {
+impl<'b> AcceptedResponse<'b> {
     /// The subprotocol the server chose, if any (always one the client
     /// offered).
     pub fn protocol(&self) -> Option<&'b str> {

@@ -105,7 +105,7 @@ pub mod response;
 pub mod subprotocol;
 
 pub use accept::{AcceptKey, ClientKey, accept_key};
-pub use client::{Accepted, ClientConfig, ClientHandshake, ClientRequest};
+pub use client::{AcceptedResponse, ClientConfig, ClientHandshake, ClientRequest};
 pub use diagnostics::Diagnostic;
 pub use error::{BuildError, HeadError, RequestError, ResponseError};
 pub use extensions::{Extension, ExtensionParam};
