@@ -30,6 +30,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use ws13_codec::role::NoMasking;
@@ -280,18 +281,160 @@ fn timeout_until(deadline: Option<Instant>) -> Option<Duration> {
     })
 }
 
+/// The transport and the socket it carries: the I/O steps both the whole
+/// connection and its split halves are made of.
+struct Link<S: Transport, K: MaskKeySource> {
+    stream: S,
+    socket: Socket<K>,
+    /// The transport was shut down.
+    transport_closed: bool,
+}
+
+/// What to do before the next read.
+enum ReadPlan {
+    /// A deadline passed and was handled: look at the socket again.
+    TimerFired,
+    /// Read, with this timeout (`None`: block).
+    Read(Option<Duration>),
+}
+
+impl<S: Transport, K: MaskKeySource> Link<S, K> {
+    /// Writes everything queued, with as few writes as possible.
+    fn flush(&mut self) -> Result<()> {
+        while self.socket.transmit_len() > 0 {
+            let result = self.socket.with_transmit(|slices| match slices {
+                [only] => self.stream.write(only),
+                all => self.stream.write_vectored(all),
+            });
+            match result {
+                Ok(0) => return Err(self.transport_error(io::ErrorKind::WriteZero.into())),
+                Ok(written) => self.socket.advance_transmit(written),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.transport_error(e)),
+            }
+        }
+        self.stream.flush()?;
+        Ok(())
+    }
+
+    /// Tells the socket the transport broke, and passes the error on.
+    fn transport_error(&mut self, error: io::Error) -> Error {
+        self.socket.handle_transport_error();
+        error.into()
+    }
+
+    /// Feeds a passed deadline to the socket, or says how long the next
+    /// read may wait for one.
+    fn plan_read(&mut self) -> ReadPlan {
+        let deadline = self.socket.poll_timeout();
+        if deadline.is_some_and(|at| at <= Instant::now()) {
+            self.socket.handle_timeout(Instant::now());
+            return ReadPlan::TimerFired;
+        }
+        ReadPlan::Read(timeout_until(deadline))
+    }
+
+    /// Hands the outcome of a read into `scratch` to the socket.
+    fn take_read(&mut self, read: io::Result<usize>, scratch: &[u8]) -> Result<()> {
+        match read {
+            Ok(0) => self.socket.handle_eof(),
+            Ok(n) => self.socket.handle_data(&scratch[..n]),
+            Err(e) if is_timeout(&e) => self.socket.handle_timeout(Instant::now()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(self.transport_error(e)),
+        }
+        Ok(())
+    }
+
+    /// Reads once into the socket (from `reader`, or from the transport
+    /// itself when `None`), waking for its deadline.
+    fn fill(&mut self, reader: Option<&mut S>, scratch: &mut [u8]) -> Result<()> {
+        let ReadPlan::Read(timeout) = self.plan_read() else {
+            return Ok(());
+        };
+        let reader = match reader {
+            Some(reader) => reader,
+            None => &mut self.stream,
+        };
+        let read = reader
+            .set_read_timeout(timeout)
+            .and_then(|()| reader.read(scratch));
+        self.take_read(read, scratch)
+    }
+
+    /// Once the WebSocket ended: finish as the socket says (write the last
+    /// frames; a client waits for the server's FIN), each wait bounded by
+    /// the socket's deadline, then close the transport.
+    fn finish(&mut self, mut reader: Option<&mut S>, scratch: &mut [u8]) {
+        if self.transport_closed {
+            return;
+        }
+        loop {
+            match self.socket.poll_transport() {
+                TransportStatus::Open => return,
+                TransportStatus::Close => break,
+                TransportStatus::Finishing => {}
+            }
+            let ReadPlan::Read(timeout) = self.plan_read() else {
+                continue;
+            };
+            if self.socket.transmit_len() > 0 {
+                let written = self
+                    .stream
+                    .set_write_timeout(timeout)
+                    .map_err(Error::from)
+                    .and_then(|()| self.flush());
+                if matches!(&written, Err(Error::Io(e)) if is_timeout(e)) {
+                    self.socket.handle_timeout(Instant::now());
+                }
+            } else {
+                // Whatever still arrives is dropped; end of file ends the wait.
+                let _ = self.fill(reader.as_deref_mut(), scratch);
+            }
+        }
+        let _ = self.stream.shutdown();
+        self.transport_closed = true;
+    }
+
+    /// After a message is read: a pong or close reply the socket queued
+    /// goes out now (a failed write is reported by the next call), and a
+    /// peer's close ends the connection.
+    fn after_message(&mut self, message: &Message, reader: Option<&mut S>, scratch: &mut [u8]) {
+        if self.socket.has_urgent_transmit() {
+            let _ = self.flush();
+        }
+        if matches!(message, Message::Close(_)) {
+            self.finish(reader, scratch);
+        }
+    }
+
+    /// Drop's part: queue a close (1000) if open, one bounded attempt to
+    /// write, close the transport; never waits for the peer.
+    fn abandon(&mut self) {
+        if self.transport_closed {
+            return;
+        }
+        if self.socket.state() == State::Open {
+            let _ = self.socket.close(CloseCode::NORMAL, "");
+        }
+        let _ = self
+            .stream
+            .set_write_timeout(Some(Duration::from_millis(100)));
+        let _ = self.flush();
+        let _ = self.stream.shutdown();
+        self.transport_closed = true;
+    }
+}
+
 /// An established WebSocket connection over a blocking stream.
 ///
 /// Sending [`Message::Close`] (or calling [`WebSocket::start_close`]) starts
 /// the close handshake; keep reading until [`Error::ConnectionClosed`] to
 /// finish it, or call [`WebSocket::close`], which does both.
 pub struct WebSocket<S: Transport, K: MaskKeySource = NoMasking> {
-    stream: S,
-    socket: Socket<K>,
+    link: Link<S, K>,
     /// Read target, zeroed once (reads are then copied into the socket).
     scratch: Box<[u8]>,
-    /// The transport was shut down.
-    transport_closed: bool,
 }
 
 impl<S: Transport, K: MaskKeySource> std::fmt::Debug for WebSocket<S, K> {
@@ -314,33 +457,35 @@ impl<S: Transport, K: MaskKeySource> WebSocket<S, K> {
     /// Runs `socket` over `stream` (whose handshake is done).
     pub fn from_socket(stream: S, socket: Socket<K>) -> Self {
         WebSocket {
-            stream,
-            socket,
+            link: Link {
+                stream,
+                socket,
+                transport_closed: false,
+            },
             scratch: vec![0u8; READ_CHUNK].into_boxed_slice(),
-            transport_closed: false,
         }
     }
 
     /// The protocol state.
     pub fn state(&self) -> State {
-        self.socket.state()
+        self.link.socket.state()
     }
 
     /// The peer's close frame, once it arrived: `Some(None)` for a close
     /// without a code, `None` if none arrived (yet).
     pub fn peer_close(&self) -> Option<Option<&CloseReason>> {
-        self.socket.peer_close()
+        self.link.socket.peer_close()
     }
 
     /// The underlying stream.
     pub fn get_ref(&self) -> &S {
-        &self.stream
+        &self.link.stream
     }
 
     /// The underlying stream, mutably (to set socket options). Reading from
     /// or writing to it directly corrupts the WebSocket stream.
     pub fn get_mut(&mut self) -> &mut S {
-        &mut self.stream
+        &mut self.link.stream
     }
 
     /// Reads the next message. Pings are answered automatically (and still
@@ -348,22 +493,24 @@ impl<S: Transport, K: MaskKeySource> WebSocket<S, K> {
     /// [`Message::Close`], after which reads fail with
     /// [`Error::ConnectionClosed`]. Queued writes are flushed before blocking.
     pub fn read(&mut self) -> Result<Message> {
+        let link = &mut self.link;
         loop {
-            match self.socket.poll_message() {
+            match link.socket.poll_message() {
                 Ok(Some(message)) => {
-                    if matches!(message, Message::Close(_)) {
-                        self.finish();
-                    }
+                    link.after_message(&message, None, &mut self.scratch);
                     return Ok(message);
                 }
                 Ok(None) => {}
                 Err(error) => {
-                    self.finish();
+                    link.finish(None, &mut self.scratch);
                     return Err(error);
                 }
             }
-            if let Err(error) = self.flush().and_then(|()| self.fill()) {
-                self.finish();
+            if let Err(error) = link
+                .flush()
+                .and_then(|()| link.fill(None, &mut self.scratch))
+            {
+                link.finish(None, &mut self.scratch);
                 return Err(error);
             }
         }
@@ -373,9 +520,9 @@ impl<S: Transport, K: MaskKeySource> WebSocket<S, K> {
     /// [`WebSocket::read`] that has to wait for data, or at once when the queue
     /// passes 128 KiB. [`Message::Close`] starts the close handshake.
     pub fn write(&mut self, message: Message) -> Result<()> {
-        self.socket.send(message)?;
-        if self.socket.is_send_buffer_full() {
-            self.flush()?;
+        self.link.socket.send(message)?;
+        if self.link.socket.is_send_buffer_full() {
+            self.link.flush()?;
         }
         Ok(())
     }
@@ -388,27 +535,14 @@ impl<S: Transport, K: MaskKeySource> WebSocket<S, K> {
 
     /// Writes everything queued, with as few writes as possible.
     pub fn flush(&mut self) -> Result<()> {
-        while self.socket.transmit_len() > 0 {
-            let result = self.socket.with_transmit(|slices| match slices {
-                [only] => self.stream.write(only),
-                all => self.stream.write_vectored(all),
-            });
-            match result {
-                Ok(0) => return Err(self.transport_error(io::ErrorKind::WriteZero.into())),
-                Ok(written) => self.socket.advance_transmit(written),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(self.transport_error(e)),
-            }
-        }
-        self.stream.flush()?;
-        Ok(())
+        self.link.flush()
     }
 
     /// Starts the close handshake with `code` and `reason` (queued, written
     /// by the next flush or read); read until [`Error::ConnectionClosed`]
     /// to finish it.
     pub fn start_close(&mut self, code: CloseCode, reason: &str) -> Result<()> {
-        self.socket.close(code, reason)
+        self.link.socket.close(code, reason)
     }
 
     /// Closes the connection: sends a close frame (unless one was sent) and
@@ -418,7 +552,7 @@ impl<S: Transport, K: MaskKeySource> WebSocket<S, K> {
     /// without a code, `None` if the peer sent none in time.
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<Option<Option<CloseReason>>> {
         if self.state() == State::Open {
-            self.socket.close(code, reason)?;
+            self.start_close(code, reason)?;
         }
         loop {
             match self.read() {
@@ -429,96 +563,253 @@ impl<S: Transport, K: MaskKeySource> WebSocket<S, K> {
         }
         Ok(self.peer_close().map(|frame| frame.cloned()))
     }
+}
 
-    /// Tells the socket the transport broke, and passes the error on.
-    fn transport_error(&mut self, error: io::Error) -> Error {
-        self.socket.handle_transport_error();
-        error.into()
-    }
-
-    /// Reads once into the socket, waking for its deadline.
-    fn fill(&mut self) -> Result<()> {
-        let deadline = self.socket.poll_timeout();
-        if deadline.is_some_and(|at| at <= Instant::now()) {
-            self.socket.handle_timeout(Instant::now());
-            return Ok(());
-        }
-        self.stream.set_read_timeout(timeout_until(deadline))?;
-        match self.stream.read(&mut self.scratch) {
-            Ok(0) => self.socket.handle_eof(),
-            Ok(n) => self.socket.handle_data(&self.scratch[..n]),
-            Err(e) if is_timeout(&e) => self.socket.handle_timeout(Instant::now()),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(self.transport_error(e)),
-        }
-        Ok(())
-    }
-
-    /// Once the WebSocket ended: finish as the socket says (write the last
-    /// frames; a client waits for the server's FIN), each wait bounded by
-    /// the socket's deadline, then close the transport.
-    fn finish(&mut self) {
-        if self.transport_closed {
-            return;
-        }
-        loop {
-            match self.socket.poll_transport() {
-                TransportStatus::Open => return,
-                TransportStatus::Close => break,
-                TransportStatus::Finishing => {}
-            }
-            let deadline = self.socket.poll_timeout();
-            if deadline.is_some_and(|at| at <= Instant::now()) {
-                self.socket.handle_timeout(Instant::now());
-                continue;
-            }
-            let timeout = timeout_until(deadline);
-            let outcome = if self.socket.transmit_len() > 0 {
-                self.stream
-                    .set_write_timeout(timeout)
-                    .map_err(Error::from)
-                    .and_then(|()| self.flush())
-                    .map(drop)
-            } else {
-                // Whatever still arrives is dropped; end of file ends the wait.
-                let _ = self.stream.set_read_timeout(timeout);
-                self.stream
-                    .read(&mut self.scratch)
-                    .map(|n| match n {
-                        0 => self.socket.handle_eof(),
-                        n => self.socket.handle_data(&self.scratch[..n]),
-                    })
-                    .map_err(Error::Io)
-            };
-            match outcome {
-                Err(Error::Io(e)) if is_timeout(&e) => self.socket.handle_timeout(Instant::now()),
-                Err(Error::Io(e)) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => self.socket.handle_transport_error(),
-                Ok(()) => {}
-            }
-        }
-        let _ = self.stream.shutdown();
-        self.transport_closed = true;
+impl<S: Transport, K: MaskKeySource> Drop for Link<S, K> {
+    /// Dropping an open connection (or the last of its halves) never waits
+    /// for the peer: it queues a close (1000), makes one bounded attempt to
+    /// write what is queued, and closes the transport.
+    /// [`WebSocket::close`] performs the whole close handshake.
+    fn drop(&mut self) {
+        self.abandon();
     }
 }
 
-impl<S: Transport, K: MaskKeySource> Drop for WebSocket<S, K> {
-    /// Dropping an open connection never waits for the peer: it queues a
-    /// close (1000), makes one bounded attempt to write what is queued, and
-    /// closes the transport. [`WebSocket::close`] performs the whole close
-    /// handshake.
-    fn drop(&mut self) {
-        if self.transport_closed {
-            return;
+/// A transport with a second handle on the same connection, so that one
+/// thread can block reading while another writes.
+pub trait SplitTransport: Transport + Sized {
+    /// Another handle on the same connection.
+    fn try_clone(&self) -> io::Result<Self>;
+}
+
+impl SplitTransport for TcpStream {
+    fn try_clone(&self) -> io::Result<Self> {
+        TcpStream::try_clone(self)
+    }
+}
+
+#[cfg(unix)]
+impl SplitTransport for std::os::unix::net::UnixStream {
+    fn try_clone(&self) -> io::Result<Self> {
+        std::os::unix::net::UnixStream::try_clone(self)
+    }
+}
+
+/// Locks, going on with the data if another holder panicked (each change
+/// to it is one method call, so it stays consistent).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl<S: SplitTransport, K: MaskKeySource> WebSocket<S, K> {
+    /// Splits the connection into a read half and a write half for two
+    /// threads. The reader blocks on its own handle of the transport
+    /// without holding anything the writer needs, so the writer never
+    /// waits for it; pongs, close replies and heartbeats go out from the
+    /// reader; a failure seen by either half closes the transport, which
+    /// wakes the other.
+    ///
+    /// ```no_run
+    /// use std::thread;
+    /// use ws13::Message;
+    ///
+    /// let (ws, _) = ws13::blocking::connect("ws://127.0.0.1:9001/", &Default::default())?;
+    /// let (mut read, mut write) = ws.split()?;
+    /// let writer = thread::spawn(move || -> ws13::Result<()> {
+    ///     for i in 0..3 {
+    ///         write.send(Message::text(format!("tick {i}")))?;
+    ///     }
+    ///     write.close(ws13::CloseCode::NORMAL, "done")
+    /// });
+    /// while let Ok(message) = read.read() {
+    ///     println!("{message:?}");
+    /// }
+    /// writer.join().unwrap()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn split(self) -> io::Result<(ReadHalf<S, K>, WriteHalf<S, K>)> {
+        let reader = self.link.stream.try_clone()?;
+        let shared = Arc::new(Mutex::new(self.link));
+        Ok((
+            ReadHalf {
+                shared: Arc::clone(&shared),
+                reader,
+                scratch: self.scratch,
+            },
+            WriteHalf { shared },
+        ))
+    }
+}
+
+/// The receiving half of a split [`WebSocket`]. Reading alone keeps the
+/// connection alive (pongs, close replies and heartbeats go out).
+pub struct ReadHalf<S: Transport, K: MaskKeySource = NoMasking> {
+    shared: Arc<Mutex<Link<S, K>>>,
+    /// The reader's own handle on the transport.
+    reader: S,
+    scratch: Box<[u8]>,
+}
+
+/// The sending half of a split [`WebSocket`]; it never waits for the read
+/// half.
+pub struct WriteHalf<S: Transport, K: MaskKeySource = NoMasking> {
+    shared: Arc<Mutex<Link<S, K>>>,
+}
+
+impl<S: Transport, K: MaskKeySource> std::fmt::Debug for ReadHalf<S, K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadHalf").finish_non_exhaustive()
+    }
+}
+
+impl<S: Transport, K: MaskKeySource> std::fmt::Debug for WriteHalf<S, K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteHalf").finish_non_exhaustive()
+    }
+}
+
+/// The halves given to [`ReadHalf::reunite`] came from different
+/// connections; both are given back.
+pub struct ReuniteError<S: Transport, K: MaskKeySource>(
+    /// The read half.
+    pub ReadHalf<S, K>,
+    /// The write half.
+    pub WriteHalf<S, K>,
+);
+
+impl<S: Transport, K: MaskKeySource> std::fmt::Debug for ReuniteError<S, K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReuniteError").finish_non_exhaustive()
+    }
+}
+
+impl<S: Transport, K: MaskKeySource> std::fmt::Display for ReuniteError<S, K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the read and write halves are of different WebSocket connections")
+    }
+}
+
+impl<S: Transport, K: MaskKeySource> std::error::Error for ReuniteError<S, K> {}
+
+impl<S: Transport, K: MaskKeySource> ReadHalf<S, K> {
+    /// Reads the next message, as [`WebSocket::read`] does. It blocks
+    /// without holding the connection, so the write half goes on meanwhile.
+    pub fn read(&mut self) -> Result<Message> {
+        loop {
+            let mut link = lock(&self.shared);
+            match link.socket.poll_message() {
+                Ok(Some(message)) => {
+                    link.after_message(&message, Some(&mut self.reader), &mut self.scratch);
+                    return Ok(message);
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    link.finish(Some(&mut self.reader), &mut self.scratch);
+                    return Err(error);
+                }
+            }
+            let plan = link.flush().map(|()| link.plan_read());
+            let timeout = match plan {
+                Ok(ReadPlan::TimerFired) => continue,
+                Ok(ReadPlan::Read(timeout)) => timeout,
+                Err(error) => {
+                    link.finish(Some(&mut self.reader), &mut self.scratch);
+                    return Err(error);
+                }
+            };
+            drop(link);
+            let read = self
+                .reader
+                .set_read_timeout(timeout)
+                .and_then(|()| self.reader.read(&mut self.scratch));
+            let mut link = lock(&self.shared);
+            if let Err(error) = link.take_read(read, &self.scratch) {
+                link.finish(Some(&mut self.reader), &mut self.scratch);
+                return Err(error);
+            }
         }
-        if self.state() == State::Open {
-            let _ = self.socket.close(CloseCode::NORMAL, "");
+    }
+
+    /// The protocol state.
+    pub fn state(&self) -> State {
+        lock(&self.shared).socket.state()
+    }
+
+    /// Puts the halves back together; `Err` gives them back if they are of
+    /// different connections.
+    pub fn reunite(
+        self,
+        write: WriteHalf<S, K>,
+    ) -> std::result::Result<WebSocket<S, K>, ReuniteError<S, K>> {
+        if !Arc::ptr_eq(&self.shared, &write.shared) {
+            return Err(ReuniteError(self, write));
         }
-        let _ = self
-            .stream
-            .set_write_timeout(Some(Duration::from_millis(100)));
-        let _ = self.flush();
-        let _ = self.stream.shutdown();
-        self.transport_closed = true;
+        drop(write);
+        let link = Arc::into_inner(self.shared)
+            .expect("both halves were given")
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Ok(WebSocket {
+            link,
+            scratch: self.scratch,
+        })
+    }
+}
+
+impl<S: Transport, K: MaskKeySource> WriteHalf<S, K> {
+    /// Queues a message, as [`WebSocket::write`] does: written by
+    /// [`WriteHalf::flush`], or at once when the queue passes 128 KiB.
+    pub fn write(&mut self, message: Message) -> Result<()> {
+        let mut link = lock(&self.shared);
+        let queued = link.socket.send(message);
+        let result = match queued {
+            Ok(()) if link.socket.is_send_buffer_full() => link.flush(),
+            other => other,
+        };
+        close_if_failed(&mut link);
+        result
+    }
+
+    /// Queues and flushes a message.
+    pub fn send(&mut self, message: Message) -> Result<()> {
+        self.write(message)?;
+        self.flush()
+    }
+
+    /// Writes everything queued.
+    pub fn flush(&mut self) -> Result<()> {
+        let mut link = lock(&self.shared);
+        let result = link.flush();
+        close_if_failed(&mut link);
+        result
+    }
+
+    /// Sends a close frame with `code` and `reason` (unless one was sent);
+    /// the read half then reports the peer's answer, finishes the close
+    /// and ends.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<()> {
+        {
+            let mut link = lock(&self.shared);
+            if link.socket.state() == State::Open {
+                link.socket.close(code, reason)?;
+            }
+        }
+        self.flush()
+    }
+
+    /// The protocol state.
+    pub fn state(&self) -> State {
+        lock(&self.shared).socket.state()
+    }
+}
+
+/// After a write: a transport the socket gave up on is closed at once, so
+/// a reader blocked on it wakes up.
+fn close_if_failed<S: Transport, K: MaskKeySource>(link: &mut Link<S, K>) {
+    if !link.transport_closed && link.socket.poll_transport() == TransportStatus::Close {
+        let _ = link.stream.shutdown();
+        link.transport_closed = true;
     }
 }

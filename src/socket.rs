@@ -262,6 +262,8 @@ pub struct Socket<K = NoMasking> {
     eof: bool,
     /// The transport failed (a write or read error the driver reported).
     transport_failed: bool,
+    /// A frame the protocol produced on its own is queued.
+    urgent: bool,
 }
 
 /// The socket's own deadlines: when to let go of a kept read buffer, and
@@ -360,6 +362,7 @@ impl<K: MaskKeySource> Socket<K> {
             timers: SocketTimers::default(),
             eof: false,
             transport_failed: false,
+            urgent: false,
         };
         socket.handle_timeout(now);
         socket
@@ -600,6 +603,16 @@ impl<K: MaskKeySource> Socket<K> {
     /// Drops `written` bytes from the front of the transmit queue.
     pub fn advance_transmit(&mut self, written: usize) {
         self.out.advance(written);
+        self.urgent &= !self.out.is_empty();
+    }
+
+    /// Whether the queue holds a frame the protocol produced on its own (a
+    /// pong, a close reply or a failure's close, a heartbeat ping): write
+    /// it now rather than with the next batch of messages. Data messages
+    /// the application sends are not urgent, so that an echo of everything
+    /// one read brought leaves in one write.
+    pub fn has_urgent_transmit(&self) -> bool {
+        self.urgent
     }
 
     /// Whether so much is queued (more than 128 KiB) that a writer should
@@ -679,6 +692,7 @@ impl<K: MaskKeySource> Socket<K> {
         let frame = self.conn.close(code, reason)?;
         self.out.push_copy(&frame);
         self.timers.core_pending = true;
+        self.urgent = true;
         Ok(())
     }
 
@@ -763,6 +777,7 @@ impl<K: MaskKeySource> Socket<K> {
         while let Some(frame) = self.conn.poll_transmit() {
             self.out.push_copy(&frame);
         }
+        self.urgent = true;
     }
 
     /// After a read: a buffer grown large enough to keep starts its keep

@@ -62,10 +62,23 @@ use crate::server::{
 };
 use crate::socket::{READ_CHUNK, Socket, TransportStatus};
 
+mod split;
+pub use split::{ReadHalf, ReuniteError, WriteHalf, reunite};
+
 /// The current time on tokio's clock (virtual when the runtime's time is
 /// paused), as the socket takes it.
 fn now() -> Instant {
     tokio::time::Instant::now().into_std()
+}
+
+/// Keeps the waker of the task in `cx` (unless it is the one kept).
+fn remember(slot: &mut Option<Waker>, cx: &Context<'_>) {
+    if !slot
+        .as_ref()
+        .is_some_and(|waker| waker.will_wake(cx.waker()))
+    {
+        *slot = Some(cx.waker().clone());
+    }
 }
 
 /// What arrived on a server socket.
@@ -224,6 +237,15 @@ pub struct WebSocketStream<S: AsyncRead + AsyncWrite + Unpin, K: MaskKeySource +
     /// waker stays the same, polling the timer again before it fires would
     /// only register it again.
     timer_waker: Option<Waker>,
+    /// The task that last polled the stream and is waiting for input
+    /// (`reader_waiting`): with `StreamExt::split` the reader and the writer
+    /// are two tasks, and what only the writer's calls see (a message to
+    /// send, a timer that fired) must wake the reader too.
+    read_waker: Option<Waker>,
+    reader_waiting: bool,
+    /// Likewise the task waiting for the transport to take its writes.
+    write_waker: Option<Waker>,
+    writer_waiting: bool,
     /// The stream has ended (or yielded its final error).
     ended: bool,
     transport_closed: bool,
@@ -259,6 +281,10 @@ where
             timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
             timer_deadline: None,
             timer_waker: None,
+            read_waker: None,
+            reader_waiting: false,
+            write_waker: None,
+            writer_waiting: false,
             ended: false,
             transport_closed: false,
         }
@@ -290,6 +316,37 @@ where
     /// stream (or call `SinkExt::close`) to finish it.
     pub fn start_close(&mut self, code: CloseCode, reason: &str) -> Result<()> {
         self.socket.close(code, reason)
+    }
+
+    /// Splits the connection into a read half (a [`Stream`]) and a write
+    /// half (a [`Sink`]) for two tasks. Unlike `StreamExt::split`, the
+    /// halves keep each other going: the writer never waits for the reader;
+    /// pongs, close replies and heartbeats go out while only the reader is
+    /// polled; a message fed to the writer goes out while the reader waits,
+    /// without a flush; and a failure seen by either half wakes the other,
+    /// which reports it and closes the transport.
+    ///
+    /// ```no_run
+    /// use futures_util::{SinkExt, StreamExt};
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (ws, _) = ws13::tokio::connect("ws://127.0.0.1:9001/", &Default::default()).await?;
+    /// let (mut read, mut write) = ws.split();
+    /// let writer = tokio::spawn(async move {
+    ///     for i in 0..3 {
+    ///         write.send(ws13::Message::text(format!("tick {i}"))).await?;
+    ///     }
+    ///     write.close().await
+    /// });
+    /// while let Some(message) = read.next().await {
+    ///     println!("{:?}", message?);
+    /// }
+    /// writer.await??;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn split(self) -> (ReadHalf<S, K>, WriteHalf<S, K>) {
+        split::split(self)
     }
 
     /// Writes queued bytes until the queue is empty or the transport is busy.
@@ -385,22 +442,66 @@ where
         self.timer_deadline = None;
         self.timer_waker = None;
         self.socket.handle_timeout(now());
+        // The timer holds one task's waker; what it changed (a heartbeat
+        // ping to send, a failure) concerns a task waiting elsewhere too.
+        self.wake_waiting_reader();
+        self.wake_waiting_writer();
     }
 
     /// Writes queued bytes; while the transport refuses them, the socket's
     /// timers keep running, so a peer that stopped reading still fails its
     /// heartbeat. `Err` once the connection failed or the transport broke.
     fn poll_write_with_timers(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.writer_waiting = false;
+        let polled = self.poll_write_with_timers_inner(cx);
+        match polled {
+            // What the writer saw (a failure) may need the reader's
+            // attention.
+            Poll::Ready(_) => self.wake_waiting_reader(),
+            Poll::Pending => {
+                self.writer_waiting = true;
+                remember(&mut self.write_waker, cx);
+            }
+        }
+        polled
+    }
+
+    /// Wakes a task waiting for input (another task than the caller's,
+    /// under `StreamExt::split`).
+    fn wake_waiting_reader(&mut self) {
+        if !self.reader_waiting {
+            return;
+        }
+        if let Some(waker) = &self.read_waker {
+            waker.wake_by_ref();
+        }
+    }
+
+    /// Wakes a task waiting to write (another task than the caller's,
+    /// under `StreamExt::split`).
+    fn wake_waiting_writer(&mut self) {
+        if !self.writer_waiting {
+            return;
+        }
+        if let Some(waker) = &self.write_waker {
+            waker.wake_by_ref();
+        }
+    }
+
+    fn poll_write_with_timers_inner(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
         loop {
+            // Failed meanwhile (a heartbeat seen by another poll): the
+            // close frame goes out as the stream finishes.
+            if let Some(error) = self.socket.error() {
+                return Poll::Ready(Err(Error::Protocol(error)));
+            }
             match self.poll_write_out(cx) {
                 Poll::Ready(result) => return Poll::Ready(result.map_err(Error::from)),
                 Poll::Pending => {
                     if self.poll_timer(cx).is_pending() {
                         return Poll::Pending;
                     }
-                    if let Some(error) = self.socket.error() {
-                        return Poll::Ready(Err(Error::Protocol(error)));
-                    }
+                    self.wake_waiting_reader();
                 }
             }
         }
@@ -471,6 +572,28 @@ where
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
+        this.reader_waiting = false;
+        let polled = this.poll_next_message(cx);
+        match polled {
+            Poll::Pending => {
+                this.reader_waiting = true;
+                remember(&mut this.read_waker, cx);
+            }
+            // The connection ended: a writer waiting on it learns so now.
+            Poll::Ready(None | Some(Err(_))) => this.wake_waiting_writer(),
+            Poll::Ready(Some(Ok(_))) => {}
+        }
+        polled
+    }
+}
+
+impl<S, K> WebSocketStream<S, K>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    K: MaskKeySource + Unpin,
+{
+    fn poll_next_message(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message>>> {
+        let this = self;
         if this.ended {
             ready!(this.poll_finish(cx));
             return Poll::Ready(None);
@@ -482,7 +605,7 @@ where
                     // user write. Echoes of data messages wait for the write
                     // before the next wait for input, so a batch of them
                     // leaves in one writev.
-                    if !message.is_data() {
+                    if this.socket.has_urgent_transmit() {
                         let _ = this.poll_write_out(cx);
                     }
                     return Poll::Ready(Some(Ok(message)));
@@ -530,9 +653,13 @@ where
         Poll::Ready(Ok(()))
     }
 
-    /// Queues a message; [`Message::Close`] starts the close handshake.
+    /// Queues a message; [`Message::Close`] starts the close handshake. A
+    /// task waiting for input on this connection (the reader, under
+    /// `StreamExt::split`) is woken to write it out.
     fn start_send(mut self: Pin<&mut Self>, message: Message) -> Result<()> {
-        self.socket.send(message)
+        self.socket.send(message)?;
+        self.wake_waiting_reader();
+        Ok(())
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
