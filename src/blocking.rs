@@ -483,8 +483,14 @@ impl<S: Transport, K: MaskKeySource> WebSocket<S, K> {
                 // Whatever still arrives is dropped; end of file ends the wait.
                 let _ = self.stream.set_read_timeout(timeout);
                 match self.stream.read(&mut self.scratch) {
-                    Ok(0) => Ok(self.socket.handle_eof()),
-                    Ok(n) => Ok(self.socket.handle_data(&self.scratch[..n])),
+                    Ok(0) => {
+                        self.socket.handle_eof();
+                        Ok(())
+                    }
+                    Ok(n) => {
+                        self.socket.handle_data(&self.scratch[..n]);
+                        Ok(())
+                    }
                     Err(e) => Err(Error::Io(e)),
                 }
             };
