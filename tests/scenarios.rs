@@ -123,6 +123,11 @@ fn table() -> Vec<Scenario> {
             SERVER_ONLY,
             close_and_wait_timeout,
         ),
+        (
+            "close() and wait, peer breaks the protocol",
+            SERVER_ONLY,
+            close_and_wait_broken,
+        ),
         ("oversize message", SERVER_ONLY, oversize),
         ("invalid UTF-8 in text", SERVER_ONLY, invalid_utf8),
     ];
@@ -359,6 +364,28 @@ fn close_and_wait_timeout(_: Role) -> Script {
         app_start: vec![AppCommand::CloseAndWait(1000, "")],
         peer: vec![Step::Expect(1)],
         expect_end: "close() returned: no close from the peer; the driver had closed the transport",
+        expect_close: Some(1000),
+    }
+}
+
+/// The connection fails while the application waits in its close: both
+/// drivers' close report the failure (the tokio driver's `SinkExt::close`
+/// used to swallow protocol errors and return `Ok`).
+fn close_and_wait_broken(_: Role) -> Script {
+    Script {
+        config: QUIET,
+        app_start: vec![AppCommand::CloseAndWait(1000, "")],
+        // A reserved opcode instead of the close.
+        peer: vec![
+            Step::Expect(1),
+            Step::Send(Out::Frame {
+                opcode: 0x3,
+                fin: true,
+                payload: Vec::new(),
+            }),
+        ],
+        expect_end: "close() failed: protocol error Frame(ReservedOpcode(3)) (close code 1002); \
+                     the driver had closed the transport",
         expect_close: Some(1000),
     }
 }
@@ -710,6 +737,12 @@ enum Out {
         ping: Option<&'static [u8]>,
     },
     Close(u16, &'static str),
+    /// One frame as given, never compressed.
+    Frame {
+        opcode: u8,
+        fin: bool,
+        payload: Vec<u8>,
+    },
 }
 
 impl Out {
@@ -885,6 +918,17 @@ impl Peer {
                 let mut payload = code.to_be_bytes().to_vec();
                 payload.extend_from_slice(reason.as_bytes());
                 self.frame(0x8, true, false, &payload)
+            }
+            Out::Frame {
+                opcode,
+                fin,
+                payload,
+            } => {
+                self.log.push(format!(
+                    "> frame with opcode {opcode:#x}, FIN {fin}, payload {}",
+                    summary(payload)
+                ));
+                self.frame(*opcode, *fin, false, payload)
             }
             Out::Message {
                 text,
