@@ -672,7 +672,10 @@ where
     /// Performs the close handshake (1000 unless a close was already sent),
     /// waiting for the peer's close at most the configured close timeout;
     /// messages arriving meanwhile are dropped. The peer's answer is then
-    /// in [`WebSocketStream::peer_close`].
+    /// in [`WebSocketStream::peer_close`]. Fails with the error that ended
+    /// the connection meanwhile (the peer broke the protocol or left without
+    /// a close, or the transport failed), as the blocking driver's `close`
+    /// does.
     fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
         if self.socket.state() == State::Open {
             self.socket.close(CloseCode::NORMAL, "")?;
@@ -680,7 +683,8 @@ where
         loop {
             match ready!(self.as_mut().poll_next(cx)) {
                 Some(Ok(_)) => {}
-                Some(Err(Error::Protocol(_))) | None => break,
+                None => break,
+                // Yielded once, after the stream finished what it could.
                 Some(Err(error)) => return Poll::Ready(Err(error)),
             }
         }
