@@ -123,6 +123,11 @@ def main():
                     help="runtime threads for every server (1: current-thread; default: tokio's)")
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--ws13", help="another async_echo binary to measure as ws13")
+    ap.add_argument("--compare", metavar="BIN",
+                    help="an async_echo binary of another ws13 commit, measured beside ws13 "
+                         "as 'ws13-before' in the same interleaved rounds")
+    ap.add_argument("--no-peers", action="store_true",
+                    help="leave out the peers' servers (with --compare: a before/after run)")
     ap.add_argument("--floor", action="store_true",
                     help="also run echo_floor, the no-protocol floor (a quarter longer)")
     ap.add_argument("--raw", default=os.path.join(TARGET, "echo-raw.jsonl"))
@@ -139,6 +144,10 @@ def main():
     servers = list(SERVERS)
     if args.ws13:
         servers[0] = ("ws13", [args.ws13], servers[0][2])
+    if args.no_peers:
+        servers = [s for s in servers if s[0] not in PEERS]
+    if args.compare:
+        servers.append(("ws13-before", [args.compare], 9206))
     if args.floor:
         servers.append(FLOOR)
     runtime = (f"a runtime with {args.threads} worker threads" if args.threads > 1 else
@@ -193,9 +202,11 @@ def main():
           " message; 'vs best peer' divides it by the lowest peer median.\n")
     for (size, conns, inflight), by_server in results.items():
         print(f"### {size} B, {conns} connection(s), {inflight} in flight\n")
-        print("| server | messages/s | p50 µs | p99 µs | server CPU µs/msg | vs best peer |")
-        print("|---|---:|---:|---:|---:|---:|")
         cpu = {n: statistics.median(r["cpu_us_per_msg"] for r in rs) for n, rs in by_server.items()}
+        before = cpu.get("ws13-before")
+        extra = " vs ws13-before |" if before else ""
+        print(f"| server | messages/s | p50 µs | p99 µs | server CPU µs/msg | vs best peer |{extra}")
+        print("|---|---:|---:|---:|---:|---:|" + ("---:|" if before else ""))
         peer_cpu = [cpu[p] for p in PEERS if p in cpu]
         best = min(peer_cpu) if peer_cpu else None
         for name, _, _ in servers:
@@ -206,7 +217,8 @@ def main():
             print(f"| {name} | {fmt_range([r['msgs_per_s'] for r in rs], 0)} | "
                   f"{statistics.median(r['p50_us'] for r in rs):.1f} | "
                   f"{statistics.median(r['p99_us'] for r in rs):.1f} | "
-                  f"{fmt_range([r['cpu_us_per_msg'] for r in rs], 2)} | {ratio} |")
+                  f"{fmt_range([r['cpu_us_per_msg'] for r in rs], 2)} | {ratio} |"
+                  + (f" {cpu[name] / before:.3f}× |" if before else ""))
         print()
     print(f"total time {time.time() - started:.0f} s; load now "
           f"{open('/proc/loadavg').read().split()[:3]}; raw results in {args.raw}")

@@ -299,9 +299,26 @@ enum ReadPlan {
 }
 
 impl<S: Transport, K: MaskKeySource> Link<S, K> {
-    /// Writes everything queued, with as few writes as possible.
+    /// Writes everything queued, with as few writes as possible. While the
+    /// transport refuses bytes (a peer that stopped reading), the socket's
+    /// timers keep running: each write waits at most until the socket's
+    /// deadline, so a missed heartbeat still fails the connection.
     fn flush(&mut self) -> Result<()> {
+        self.flush_until(None)
+    }
+
+    /// [`Link::flush`], giving up at `cap` as well.
+    fn flush_until(&mut self, cap: Option<Instant>) -> Result<()> {
+        let mut timeout_armed = false;
         while self.socket.transmit_len() > 0 {
+            if !timeout_armed {
+                let deadline = match (self.socket.poll_timeout(), cap) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                self.stream.set_write_timeout(timeout_until(deadline))?;
+                timeout_armed = true;
+            }
             let result = self.socket.with_transmit(|slices| match slices {
                 [only] => self.stream.write(only),
                 all => self.stream.write_vectored(all),
@@ -310,6 +327,21 @@ impl<S: Transport, K: MaskKeySource> Link<S, K> {
                 Ok(0) => return Err(self.transport_error(io::ErrorKind::WriteZero.into())),
                 Ok(written) => self.socket.advance_transmit(written),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if is_timeout(&e) => {
+                    let now = Instant::now();
+                    self.socket.handle_timeout(now);
+                    if let Some(error) = self.socket.error() {
+                        // The close frame that reports it waits behind what
+                        // is queued; finishing writes it, bounded.
+                        return Err(Error::Protocol(error));
+                    }
+                    if cap.is_some_and(|cap| cap <= now)
+                        || self.socket.poll_transport() == TransportStatus::Close
+                    {
+                        return Err(self.transport_error(e));
+                    }
+                    timeout_armed = false;
+                }
                 Err(e) => return Err(self.transport_error(e)),
             }
         }
@@ -375,18 +407,10 @@ impl<S: Transport, K: MaskKeySource> Link<S, K> {
                 TransportStatus::Close => break,
                 TransportStatus::Finishing => {}
             }
-            let ReadPlan::Read(timeout) = self.plan_read() else {
-                continue;
-            };
             if self.socket.transmit_len() > 0 {
-                let written = self
-                    .stream
-                    .set_write_timeout(timeout)
-                    .map_err(Error::from)
-                    .and_then(|()| self.flush());
-                if matches!(&written, Err(Error::Io(e)) if is_timeout(e)) {
-                    self.socket.handle_timeout(Instant::now());
-                }
+                // Each write waits at most until the socket's deadline, which
+                // includes the end of finishing.
+                let _ = self.flush();
             } else {
                 // Whatever still arrives is dropped; end of file ends the wait.
                 let _ = self.fill(reader.as_deref_mut(), scratch);
@@ -417,10 +441,7 @@ impl<S: Transport, K: MaskKeySource> Link<S, K> {
         if self.socket.state() == State::Open {
             let _ = self.socket.close(CloseCode::NORMAL, "");
         }
-        let _ = self
-            .stream
-            .set_write_timeout(Some(Duration::from_millis(100)));
-        let _ = self.flush();
+        let _ = self.flush_until(Some(Instant::now() + Duration::from_millis(100)));
         let _ = self.stream.shutdown();
         self.transport_closed = true;
     }

@@ -33,13 +33,10 @@
 //! That is, the drivers are only I/O and time around the socket and decide
 //! nothing themselves. The expectations in the table (the application's end,
 //! the close code we sent last, our end of file last) pin the reference, so
-//! that "equal" cannot mean "equally wrong". A difference that is a known,
-//! reported driver bug is listed in `KNOWN_DIFFERENCES`, and a test checks
-//! that it still shows.
+//! that "equal" cannot mean "equally wrong".
 //!
 //! `WS13_SHOW_SCENARIOS=1 cargo test --all-features --test scenarios --
-//! --nocapture` prints every reference transcript, and each known driver
-//! difference.
+//! --nocapture` prints every reference transcript.
 #![cfg(feature = "tokio")]
 
 use std::collections::VecDeque;
@@ -445,41 +442,6 @@ fn peer_stops_reading(_: Role) -> Script {
     }
 }
 
-/// A driver behaviour known to differ from the socket's: the scenario, the
-/// shell, and a line its transcript shows because of the difference.
-struct KnownDifference {
-    scenario: &'static str,
-    role: Role,
-    deflate: bool,
-    shell: &'static str,
-    symptom: &'static str,
-}
-
-/// Driver behaviours known to differ from the socket's. The comparison
-/// skips them (and does not run them); `known_driver_differences_still_differ`
-/// checks that each still shows, so that its fix is noticed and the entry
-/// removed.
-const KNOWN_DIFFERENCES: &[KnownDifference] = &[
-    // The blocking driver's `flush` (so `send`, and `write` past 128 KiB
-    // queued) writes with no write timeout and runs no timer meanwhile: to
-    // a peer that reads nothing it blocks until the peer goes away (here
-    // the peer gives up after APP_PATIENCE and drops the connection, and
-    // the send fails with an I/O error), where the tokio driver and the
-    // socket fail the heartbeat with 1011 after 300 ms. The socket offers
-    // what a fix needs (`poll_timeout`, `handle_timeout`, `error`, as the
-    // tokio driver's `poll_write_with_timers` uses them); it is not a small
-    // change: a write timeout set on every flush costs one more
-    // `setsockopt` per write on the blocking hot path, and `Drop` and
-    // `finish` set write timeouts of their own that `flush` must not undo.
-    KnownDifference {
-        scenario: "peer stops reading while we send",
-        role: Role::Server,
-        deflate: false,
-        shell: "blocking",
-        symptom: "! the peer gave up after waiting 2s",
-    },
-];
-
 // ---------------------------------------------------------------- the test
 
 #[test]
@@ -504,37 +466,6 @@ fn every_scenario_gives_the_same_transcript_in_every_shell() {
     );
 }
 
-/// Each known difference still shows: the shell's transcript differs from the
-/// socket's and has the symptom line. When this fails, the driver was fixed:
-/// remove the entry from [`KNOWN_DIFFERENCES`].
-#[test]
-fn known_driver_differences_still_differ() {
-    let table = table();
-    for known in KNOWN_DIFFERENCES {
-        let scenario = table
-            .iter()
-            .find(|scenario| {
-                (scenario.name, scenario.role, scenario.deflate)
-                    == (known.scenario, known.role, known.deflate)
-            })
-            .expect("a known difference names a scenario of the table");
-        let reference = run_socket(scenario);
-        let transcript = run_shell(known.shell, scenario);
-        if std::env::var_os("WS13_SHOW_SCENARIOS").is_some() {
-            println!("{}", diff(scenario, &reference, known.shell, &transcript));
-        }
-        assert!(
-            transcript != reference && transcript.lines().any(|line| line == known.symptom),
-            "{}: the {} driver no longer shows the known difference {:?}; \
-             remove it from KNOWN_DIFFERENCES\n{}",
-            scenario.title(),
-            known.shell,
-            known.symptom,
-            diff(scenario, &reference, known.shell, &transcript)
-        );
-    }
-}
-
 /// Runs one scenario in every shell; what is wrong with it, if anything.
 fn check(scenario: &Scenario) -> Vec<String> {
     let mut failures = Vec::new();
@@ -550,22 +481,12 @@ fn check(scenario: &Scenario) -> Vec<String> {
         ));
     }
     for shell in ["blocking", "tokio"] {
-        if known_difference(scenario, shell).is_some() {
-            continue;
-        }
         let transcript = run_shell(shell, scenario);
         if transcript != reference {
             failures.push(diff(scenario, &reference, shell, &transcript));
         }
     }
     failures
-}
-
-fn known_difference(scenario: &Scenario, shell: &str) -> Option<&'static KnownDifference> {
-    KNOWN_DIFFERENCES.iter().find(|known| {
-        (known.scenario, known.role, known.deflate, known.shell)
-            == (scenario.name, scenario.role, scenario.deflate, shell)
-    })
 }
 
 fn run_shell(shell: &str, scenario: &Scenario) -> Transcript {
@@ -667,10 +588,6 @@ struct Transcript {
 }
 
 impl Transcript {
-    fn lines(&self) -> impl Iterator<Item = &str> {
-        self.app.iter().chain(&self.wire).map(String::as_str)
-    }
-
     fn render(&self) -> String {
         let mut out = String::from("  the application saw:\n");
         for line in &self.app {
@@ -816,9 +733,9 @@ fn describe_error(error: &Error) -> String {
 const PATIENCE: Duration = Duration::from_secs(5);
 
 /// How long the peer waits for the application's commands to return
-/// ([`Step::AwaitApp`]). Shorter: only the blocking driver's known difference
-/// makes it wait on real time, and a correct driver returns within the
-/// heartbeat's 300 ms.
+/// ([`Step::AwaitApp`]). Shorter: a correct driver returns within the
+/// heartbeat's 300 ms, and only a driver that blocks without running its
+/// timers (as the blocking driver's flush once did) makes it wait.
 const APP_PATIENCE: Duration = Duration::from_secs(2);
 
 /// How long a [`Step::Probe`] gives our side to close the transport. A
