@@ -39,7 +39,7 @@ use ws13_codec::{CloseCode, Connection, MaskKeySource, State};
 use crate::client::{ClientHandshakeStep, ClientOptions, HandshakeResponse, WsUrl};
 use crate::error::{AcceptError, ConnectError, Error, Result};
 use crate::mask_keys::OsMaskKeys;
-use crate::message::{CloseReason, Message};
+use crate::message::{Message, PeerClose};
 use crate::server::{
     AcceptedRequest, PlainHttpRequest, ServerHandshake, ServerOptions, ServerStep, http_response,
 };
@@ -492,9 +492,8 @@ impl<S: Transport, K: MaskKeySource> WebSocket<S, K> {
         self.link.socket.state()
     }
 
-    /// The peer's close frame, once it arrived: `Some(None)` for a close
-    /// without a code, `None` if none arrived (yet).
-    pub fn peer_close(&self) -> Option<Option<&CloseReason>> {
+    /// The peer's close frame, once it arrived.
+    pub fn peer_close(&self) -> PeerClose {
         self.link.socket.peer_close()
     }
 
@@ -569,9 +568,8 @@ impl<S: Transport, K: MaskKeySource> WebSocket<S, K> {
     /// Closes the connection: sends a close frame (unless one was sent) and
     /// waits for the peer's (at most [`ws13_codec::Config::close_timeout`]),
     /// then closes the transport. Messages that arrive meanwhile are
-    /// dropped. Returns the peer's close frame: `Some(None)` for a close
-    /// without a code, `None` if the peer sent none in time.
-    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<Option<Option<CloseReason>>> {
+    /// dropped. Returns how the peer answered.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<PeerClose> {
         if self.state() == State::Open {
             self.start_close(code, reason)?;
         }
@@ -582,7 +580,7 @@ impl<S: Transport, K: MaskKeySource> WebSocket<S, K> {
                 Err(error) => return Err(error),
             }
         }
-        Ok(self.peer_close().map(|frame| frame.cloned()))
+        Ok(self.peer_close())
     }
 }
 

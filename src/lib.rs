@@ -40,7 +40,7 @@ pub mod tokio;
 pub use client::{ClientOptions, HandshakeResponse, WsUrl};
 pub use error::{AcceptError, ConnectError, Error, Result};
 pub use mask_keys::OsMaskKeys;
-pub use message::{CloseReason, Message, Utf8Bytes};
+pub use message::{CloseReason, Message, PeerClose, Utf8Bytes};
 pub use server::{
     Acceptance, AcceptedRequest, DecideHook, Decision, PlainHttpRequest, Refusal, ServerOptions,
 };

@@ -71,6 +71,19 @@ pub struct CloseReason {
     pub reason: String,
 }
 
+/// How the peer answered in the close handshake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeerClose {
+    /// It sent a close frame with this code and reason.
+    Frame(CloseReason),
+    /// It sent a close frame without a code (reported as 1005, which is
+    /// never on the wire).
+    FrameWithoutCode,
+    /// It sent no close frame (yet): it closed the transport, broke the
+    /// protocol, or the close timeout passed.
+    NoFrame,
+}
+
 /// A WebSocket message or control frame.
 ///
 /// ```

@@ -23,7 +23,7 @@ use ws13_handshake::permessage_deflate::DeflateParams;
 
 use crate::client::{ClientOptions, HandshakeResponse};
 use crate::error::{Error, Result};
-use crate::message::{CloseReason, Message, Utf8Bytes};
+use crate::message::{CloseReason, Message, PeerClose, Utf8Bytes};
 use crate::out_queue::OutQueue;
 use crate::server::{AcceptedRequest, ServerOptions};
 
@@ -386,11 +386,13 @@ impl<K: MaskKeySource> Socket<K> {
         self.conn.config()
     }
 
-    /// The peer's close frame, once it arrived: `Some(None)` for a close
-    /// without a code, `None` while none arrived (or if the peer never sent
-    /// one).
-    pub fn peer_close(&self) -> Option<Option<&CloseReason>> {
-        self.peer_close.as_ref().map(Option::as_ref)
+    /// The peer's close frame, once it arrived.
+    pub fn peer_close(&self) -> PeerClose {
+        match &self.peer_close {
+            None => PeerClose::NoFrame,
+            Some(None) => PeerClose::FrameWithoutCode,
+            Some(Some(reason)) => PeerClose::Frame(reason.clone()),
+        }
     }
 
     /// The protocol violation that failed the connection, if any (also

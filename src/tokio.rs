@@ -56,7 +56,7 @@ use ws13_codec::{CloseCode, Connection, MaskKeySource, State};
 use crate::client::{ClientHandshakeStep, ClientOptions, HandshakeResponse, WsUrl};
 use crate::error::{AcceptError, ConnectError, Error, Result};
 use crate::mask_keys::OsMaskKeys;
-use crate::message::{CloseReason, Message};
+use crate::message::{Message, PeerClose};
 use crate::server::{
     AcceptedRequest, PlainHttpRequest, ServerHandshake, ServerOptions, ServerStep, http_response,
 };
@@ -295,10 +295,20 @@ where
         self.socket.state()
     }
 
-    /// The peer's close frame, once it arrived: `Some(None)` for a close
-    /// without a code, `None` if none arrived (yet).
-    pub fn peer_close(&self) -> Option<Option<&CloseReason>> {
+    /// The peer's close frame, once it arrived.
+    pub fn peer_close(&self) -> PeerClose {
         self.socket.peer_close()
+    }
+
+    /// Performs the close handshake with `code` and `reason` (unless a
+    /// close was already sent), as `SinkExt::close` does, and returns how
+    /// the peer answered, as the blocking driver's `close` does.
+    pub async fn close_with(&mut self, code: CloseCode, reason: &str) -> Result<PeerClose> {
+        if self.state() == State::Open {
+            self.start_close(code, reason)?;
+        }
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_close(cx)).await?;
+        Ok(self.peer_close())
     }
 
     /// The underlying stream.

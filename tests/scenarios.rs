@@ -57,7 +57,7 @@ use ws13::codec::{DataChunk, MaskKeySource, MessageKind, State};
 use ws13::handshake::permessage_deflate::DeflateParams;
 use ws13::socket::{Extensions, Socket, TransportStatus};
 use ws13::tokio::WebSocketStream;
-use ws13::{CloseCode, CloseReason, Config, Error, Heartbeat, Message, OsMaskKeys, Role};
+use ws13::{CloseCode, Config, Error, Heartbeat, Message, OsMaskKeys, PeerClose, Role};
 
 // ---------------------------------------------------------------- the table
 
@@ -666,20 +666,17 @@ impl App {
         message.is_data().then_some(message)
     }
 
-    /// The close-and-wait returned: the peer's close frame (`None`: none
-    /// came), or an error.
-    fn on_close_returned(
-        &mut self,
-        result: Result<Option<Option<CloseReason>>, Error>,
-        transport_closed: bool,
-    ) {
+    /// The close-and-wait returned: how the peer answered, or an error.
+    fn on_close_returned(&mut self, result: Result<PeerClose, Error>, transport_closed: bool) {
         let how = match result {
-            Ok(Some(Some(frame))) => format!(
+            Ok(PeerClose::Frame(frame)) => format!(
                 "close() returned the peer's close {} {:?}",
                 frame.code.0, frame.reason
             ),
-            Ok(Some(None)) => "close() returned the peer's close without a code".to_owned(),
-            Ok(None) => "close() returned: no close from the peer".to_owned(),
+            Ok(PeerClose::FrameWithoutCode) => {
+                "close() returned the peer's close without a code".to_owned()
+            }
+            Ok(PeerClose::NoFrame) => "close() returned: no close from the peer".to_owned(),
             Err(error) => format!("close() failed: {}", describe_error(&error)),
         };
         self.log
@@ -1299,7 +1296,7 @@ fn drive_socket<K: MaskKeySource>(
                 transport_closed |= status == TransportStatus::Close;
                 match ending.take() {
                     Some(Error::ConnectionClosed) if closing => {
-                        let peer_close = socket.peer_close().map(|frame| frame.cloned());
+                        let peer_close = socket.peer_close();
                         app.on_close_returned(Ok(peer_close), transport_closed);
                         app_ready = true;
                     }
@@ -1758,7 +1755,7 @@ async fn app_tokio<K: MaskKeySource + Unpin>(
                     app.on_command_error("close", &error);
                 }
                 let result = ws.close().await;
-                let result = result.map(|()| ws.peer_close().map(|frame| frame.cloned()));
+                let result = result.map(|()| ws.peer_close());
                 app.on_close_returned(result, shut_down.load(Ordering::SeqCst));
                 ready.send_replace(true);
                 return app.log;

@@ -410,3 +410,29 @@ fn blocking_heartbeat_failure_reaches_the_writer_and_closes_the_transport() {
         "close 1011 sent"
     );
 }
+
+#[tokio::test]
+async fn tokio_close_with_returns_the_peer_answer() {
+    let (mut server, mut client) = tokio_pair(ServerOptions::default()).await;
+    let peer = tokio::spawn(async move {
+        // The client reads the close and answers it (the stream ends).
+        while let Some(Ok(_)) = client.next().await {}
+        client.peer_close()
+    });
+    let answer = server
+        .close_with(ws13::CloseCode::GOING_AWAY, "restart")
+        .await
+        .unwrap();
+    // The client echoed our code, as RFC 6455 §5.5.1 suggests.
+    assert_eq!(
+        answer,
+        ws13::PeerClose::Frame(ws13::CloseReason {
+            code: ws13::CloseCode::GOING_AWAY,
+            reason: String::new()
+        })
+    );
+    assert!(matches!(
+        peer.await.unwrap(),
+        ws13::PeerClose::Frame(ref reason) if reason.reason == "restart"
+    ));
+}
