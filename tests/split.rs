@@ -198,13 +198,15 @@ async fn tokio_feed_on_the_write_half_goes_out_while_the_read_half_waits() {
     assert_eq!(first.unwrap().unwrap(), Message::Ping("hi".into()));
 }
 
-#[tokio::test]
-async fn tokio_heartbeat_failure_seen_by_a_blocked_writer_reaches_the_reader_and_closes() {
-    let options = ServerOptions::default().protocol(fast_heartbeat());
-    let (ws, peer) = tokio_server_for_raw_client(options).await;
-    let (mut read, mut write) = ws.split();
+/// The peer reads nothing: `write` fills the socket and blocks. The
+/// heartbeat failure reaches the writer and the reader, and the transport is
+/// shut down (the peer reaches end of file), all within [`LIVENESS`].
+async fn heartbeat_failure_reaches_both_halves<W, R>(mut write: W, mut read: R, peer: TcpStream)
+where
+    W: futures_util::Sink<Message, Error = Error> + Unpin + Send + 'static,
+    R: futures_util::Stream<Item = ws13::Result<Message>> + Unpin + Send + 'static,
+{
     let started = Instant::now();
-    // The peer reads nothing: the writer fills the socket and blocks.
     let writer = tokio::spawn(async move {
         let large = Message::binary(vec![7u8; 256 * 1024]);
         loop {
@@ -231,7 +233,6 @@ async fn tokio_heartbeat_failure_seen_by_a_blocked_writer_reaches_the_reader_and
         "{read:?}"
     );
     assert!(started.elapsed() < LIVENESS);
-    // The transport was shut down: the peer reaches end of file.
     let eof = tokio::task::spawn_blocking(move || {
         let mut peer = peer;
         let mut sink = Vec::new();
@@ -244,6 +245,14 @@ async fn tokio_heartbeat_failure_seen_by_a_blocked_writer_reaches_the_reader_and
         .unwrap();
 }
 
+#[tokio::test]
+async fn tokio_heartbeat_failure_seen_by_a_blocked_writer_reaches_the_reader_and_closes() {
+    let options = ServerOptions::default().protocol(fast_heartbeat());
+    let (ws, peer) = tokio_server_for_raw_client(options).await;
+    let (read, write) = ws.split();
+    heartbeat_failure_reaches_both_halves(write, read, peer).await;
+}
+
 /// A heartbeat failure seen by a blocked writer under
 /// `futures::StreamExt::split` (a `BiLock` around the whole stream) wakes the
 /// reader, which reports it and closes the transport. (A message `feed`s
@@ -254,42 +263,8 @@ async fn tokio_heartbeat_failure_seen_by_a_blocked_writer_reaches_the_reader_and
 async fn streamext_split_heartbeat_failure_wakes_the_reader_and_closes() {
     let options = ServerOptions::default().protocol(fast_heartbeat());
     let (ws, peer) = tokio_server_for_raw_client(options).await;
-    let (mut write, mut read) = StreamExt::split(ws);
-    let writer = tokio::spawn(async move {
-        let large = Message::binary(vec![7u8; 256 * 1024]);
-        loop {
-            if let Err(error) = write.send(large.clone()).await {
-                return error;
-            }
-        }
-    });
-    let reader = tokio::spawn(async move { read.next().await });
-    let writer_error = tokio::time::timeout(LIVENESS, writer)
-        .await
-        .expect("the writer learns of the failure")
-        .unwrap();
-    assert!(
-        matches!(writer_error, Error::Protocol(ProtocolError::PongTimeout)),
-        "{writer_error}"
-    );
-    let read = tokio::time::timeout(LIVENESS, reader)
-        .await
-        .expect("the reader is woken too")
-        .unwrap();
-    assert!(
-        matches!(read, Some(Err(Error::Protocol(ProtocolError::PongTimeout)))),
-        "{read:?}"
-    );
-    let eof = tokio::task::spawn_blocking(move || {
-        let mut peer = peer;
-        let mut sink = Vec::new();
-        peer.read_to_end(&mut sink).map(|_| ())
-    });
-    tokio::time::timeout(LIVENESS, eof)
-        .await
-        .expect("end of file")
-        .unwrap()
-        .unwrap();
+    let (write, read) = StreamExt::split(ws);
+    heartbeat_failure_reaches_both_halves(write, read, peer).await;
 }
 
 #[tokio::test]
