@@ -407,6 +407,14 @@ impl<K: MaskKeySource> Socket<K> {
         self.deflate.is_some()
     }
 
+    /// Received bytes the socket holds that the protocol core has not
+    /// consumed yet: once [`Socket::poll_message`] returned `Ok(None)`, at
+    /// most the start of one frame. For memory accounting and tests; the
+    /// read buffer's capacity is what [`Socket::input_buffer`] shows.
+    pub fn buffered_len(&self) -> usize {
+        self.read_buf.len()
+    }
+
     // ------------------------------------------------------------------ input
 
     /// Where the next read should go: `Some` when the socket wants it
