@@ -36,8 +36,8 @@
 //!   read buffer a few seconds later. The transmit queue grows only by the
 //!   frames a call may produce: nothing on input, at most a pong and a
 //!   close per `poll_message`, one control frame per `handle_timeout`, the
-//!   frame of a command that succeeds (a compressed message at most a
-//!   little larger than its payload) and nothing for one that fails.
+//!   frame of a command that succeeds (a compressed message at most an
+//!   eighth larger than its payload) and nothing for one that fails.
 //! * A close frame on every failure: when `poll_message` returns
 //!   `Err(Error::Protocol(e))`, `e` is the socket's error, and everything
 //!   `with_transmit` gives (written out, decoded as the peer decodes it,
@@ -1140,7 +1140,9 @@ impl<'s, K: MaskKeySource> Driver<'s, K> {
                 if result.is_ok() {
                     self.wire.sent.push_back(sent);
                 }
-                (result, open, len + MAX_HEADER + len / 64 + 128)
+                // Deflate may expand noise: 9-bit literals at worst (1/8),
+                // plus block headers.
+                (result, open, len + MAX_HEADER + len / 8 + 256)
             }
             kind => {
                 let payload = binary_payload(len % 200, seed);
