@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes the hand-made seed inputs under fuzz/seeds/: the RFC 6455 §5.7
 examples and the byte strings of codec/tests/*.rs and handshake/tests/*.rs,
-framed in each target's input layout (see fuzz/targets/*.rs). The
+framed in each target's input layout (see fuzz/targets/*.rs). The socket
+target's hand-made seeds are written here too, in its input layout. The other
 structured targets (roundtrip, handshake_structured) get their seeds from a
 fuzzing run, minimised with `cargo fuzz cmin` (see README.md).
 
@@ -155,6 +156,94 @@ RESPONSES = [
 ]
 
 
+# The socket target (fuzz/targets/socket.rs): the raw stream, a Setup, then
+# operations, each an opcode byte and little-endian arguments.
+(FEED, READ, RAW_BYTES, FILLER, PEER_DATA, PEER_CONTROL, SEND, CLOSE, WRITE, ADVANCE, TIMEOUT, EOF,
+ TRANSPORT_ERROR, POLL) = range(14)
+CLIENT, DEFLATE, NO_AUTO_PONG, HEARTBEAT, LARGE_LIMITS = 1, 2, 4, 8, 16
+
+
+def setup(flags=0, max_frame=0, max_message=0, partial=0, close_timeout=1000, interval=0,
+          timeout=0, deflate_flags=0, server_bits=7, client_bits=7, level=6, min_compress=0,
+          key_seed=0x0BADC0DE):
+    return struct.pack("<BHHHHHHBBBBBI", flags, max_frame, max_message, partial, close_timeout,
+                       interval, timeout, deflate_flags, server_bits, client_bits, level,
+                       min_compress, key_seed)
+
+
+def op(code, fmt="", *args):
+    return bytes([code]) + struct.pack("<" + fmt, *args)
+
+
+def feed(n=0xFFFF):
+    return op(FEED, "H", n)
+
+
+def read(n=0xFFFF):
+    return op(READ, "H", n)
+
+
+def peer_data(flags, length, seed=1, frames=0, at=0):
+    """flags: 1 text, 2 compressed, 4 a ping after fragment `at`."""
+    return op(PEER_DATA, "BHBBB", flags, length, seed, frames, at)
+
+
+def peer_control(kind, length=0, code=0):
+    """kind: 0 ping, 1 pong, 2 close (code index into CLOSE_CODES), 3 empty close, 4 pong
+    answering our last ping."""
+    return op(PEER_CONTROL, "BBH", kind, length, code)
+
+
+def send(kind, length, seed=1):
+    """kind: 0 text, 1 binary, 2 ping, 3 pong."""
+    return op(SEND, "BHB", kind, length, seed)
+
+
+def flush(n=0):
+    return op(WRITE, "H", n)
+
+
+def socket_input(stream, setup_bytes, *ops):
+    return struct.pack("<H", len(stream)) + stream + setup_bytes + b"".join(ops)
+
+
+SOCKETS = [
+    # The peer's "hello" arrives, the application answers, the answer goes out.
+    ("echo", socket_input(b"", setup(), peer_data(1, 5), feed(), send(0, 5), flush())),
+    ("echo_client", socket_input(b"", setup(CLIENT), peer_data(1, 5), read(), send(0, 5),
+                                 flush(3), flush())),
+    # RFC 6455 §5.7's masked "Hello" as raw bytes, read in pieces.
+    ("rfc_hello_pieces", socket_input(masked(0x81, b"Hello"), setup(), read(3), feed(4),
+                                      read(0xFFFF), send(1, 5), flush())),
+    ("fragmented", socket_input(b"", setup(), peer_data(0, 300, 2, 3), read(100), read(0),
+                                feed(50), read(), flush())),
+    ("ping_in_fragments", socket_input(b"", setup(CLIENT), peer_data(1 | 4, 40, 3, 2, 1),
+                                       feed(7), feed(7), feed(7), feed(), flush())),
+    ("peer_close", socket_input(b"", setup(), peer_control(2, 3, 0), feed(), flush(),
+                                op(TIMEOUT, "B", 0), op(EOF))),
+    ("our_close", socket_input(b"", setup(CLIENT), op(CLOSE, "HB", 0, 4), op(TIMEOUT, "B", 0),
+                               flush(), peer_control(2, 0, 0), feed(), op(TIMEOUT, "B", 0))),
+    ("deflate", socket_input(b"", setup(DEFLATE), peer_data(1 | 2, 200, 4, 1), feed(),
+                             send(0, 300, 4), flush(), peer_data(2, 1000, 6), read())),
+    ("deflate_client_no_takeover", socket_input(
+        b"", setup(CLIENT | DEFLATE, deflate_flags=3, server_bits=1, client_bits=2),
+        peer_data(2, 3000, 5, 2), read(1000), read(), send(1, 2000, 5), flush(100), flush())),
+    ("garbage", socket_input(bytes([0x83, 0x80]) + KEY + b"\x00\xff" * 8, setup(), feed(3),
+                             feed(), flush())),
+    ("rsv1_without_deflate", socket_input(masked(0xC1, b"x"), setup(), feed(), flush())),
+    ("heartbeat", socket_input(b"", setup(HEARTBEAT, interval=100, timeout=50),
+                               op(TIMEOUT, "B", 0), flush(), peer_control(4), feed(),
+                               op(ADVANCE, "H", 120), flush(), op(ADVANCE, "H", 60))),
+    ("announced_16m", socket_input(bytes([0x82, 0xFF, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF]) + KEY,
+                                   setup(LARGE_LIMITS), feed(), read(0),
+                                   op(FILLER, "HB", 60000, 7), read(), read(), feed())),
+    ("partial_frames", socket_input(b"", setup(partial=100), peer_data(0, 5000, 8), read(1000),
+                                    read(1000), feed(10), read())),
+    ("frame_too_big", socket_input(b"", setup(max_frame=100), peer_data(0, 200, 9), feed(),
+                                   flush())),
+]
+
+
 def write(target, name, data):
     folder = os.path.join(ROOT, target)
     os.makedirs(folder, exist_ok=True)
@@ -184,6 +273,8 @@ def main():
     for name, data in RESPONSES:
         write("handshake_response", name, b"\x06\x05" + data)
     write("handshake_response", "ok_no_offers", b"\x00\x01" + dict(RESPONSES)["ok"])
+    for name, data in SOCKETS:
+        write("socket", name, data)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@
 # AddressSanitizer (stable compiler with RUSTC_BOOTSTRAP=1 on that command
 # only, own target dir); the state-machine and structured targets run
 # without a sanitizer, for half the time each (they are slower per input
-# and covered by the replay test too). Two targets run at a time. Exits
+# and covered by the replay test too), except `socket`, which runs the full
+# time beside an ASan target. Two targets run at a time. Exits
 # non-zero on any crash, leak, timeout or build failure; crash inputs are
 # left in fuzz/artifacts/TARGET/.
 set -euo pipefail
@@ -17,7 +18,7 @@ HALF=$(( SECONDS_PER_TARGET / 2 > 0 ? SECONDS_PER_TARGET / 2 : 1 ))
 cd "$(dirname "$0")"
 
 ASAN_TARGETS=(frame_header handshake_request handshake_response)
-PLAIN_TARGETS=(connection_server connection_client roundtrip handshake_structured inflate)
+PLAIN_TARGETS=(connection_server connection_client roundtrip handshake_structured inflate socket)
 ASAN_DIR=target-asan
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
@@ -51,7 +52,9 @@ run_one() {
     return 1
 }
 
-# Pairs of targets in parallel (the machine has 2 cores).
+# Pairs of targets in parallel (the machine has 2 cores). Kinds: asan (the
+# full time, ASan), plain (half the time, no sanitizer), full (the full time,
+# no sanitizer).
 run_pair() {
     local pids=() names=()
     while [ $# -gt 0 ]; do
@@ -59,6 +62,8 @@ run_pair() {
         if [ "$kind" = asan ]; then
             run_one "$target" "$SECONDS_PER_TARGET" env RUSTC_BOOTSTRAP=1 \
                 cargo fuzz run --target-dir "$ASAN_DIR" &
+        elif [ "$kind" = full ]; then
+            run_one "$target" "$SECONDS_PER_TARGET" cargo fuzz run -s none &
         else
             run_one "$target" "$HALF" cargo fuzz run -s none &
         fi
@@ -71,9 +76,10 @@ run_pair() {
 }
 
 run_pair asan frame_header asan handshake_request
-run_pair asan handshake_response plain handshake_structured
+run_pair asan handshake_response full socket
 run_pair plain connection_server plain connection_client
 run_pair plain roundtrip plain inflate
+run_pair plain handshake_structured
 
 echo "run.sh: finished in $(( $(date +%s) - start )) s (build included)"
 if [ ${#failed[@]} -gt 0 ]; then

@@ -406,6 +406,14 @@ impl<K: MaskKeySource> Socket<K> {
         self.deflate.is_some()
     }
 
+    /// Received bytes the socket holds that the protocol core has not
+    /// consumed yet: once [`Socket::poll_message`] returned `Ok(None)`, at
+    /// most the start of one frame. For memory accounting and tests; the
+    /// read buffer's capacity is what [`Socket::input_buffer`] shows.
+    pub fn buffered_len(&self) -> usize {
+        self.read_buf.len()
+    }
+
     // ------------------------------------------------------------------ input
 
     /// Where the next read should go: `Some` when the socket wants it
@@ -835,7 +843,11 @@ impl<K: MaskKeySource> Socket<K> {
         if !self.read_buf_grown || !self.read_buf.is_empty() {
             return false;
         }
-        if self.read_buf.try_reclaim(REUSABLE_READ_BUFFER) {
+        // Kept only while its release timer runs: `note_growth` judged it too
+        // small when bytes consumed at its front hid part of the allocation,
+        // which `try_reclaim` would count, and no timer would ever let it go.
+        let kept = self.timers.release_pending || self.timers.release_buffer_at.is_some();
+        if kept && self.read_buf.try_reclaim(REUSABLE_READ_BUFFER) {
             return true;
         }
         // Too small to keep, or a payload still shares it.

@@ -51,6 +51,25 @@ fn replay(target: &str, run: targets::Target, files: &[PathBuf]) {
     }
 }
 
+/// Every libFuzzer entry point (`fuzz/fuzz_targets/NAME.rs`) is replayed:
+/// a target missing from `targets::TARGETS` would be fuzzed but never
+/// replayed by `cargo test`.
+#[test]
+fn every_fuzz_target_is_replayed() {
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/fuzz_targets");
+    let entries = fs::read_dir(&folder).expect("fuzz/fuzz_targets/ exists");
+    for entry in entries {
+        let path = entry.expect("readable fuzz folder").path();
+        let Some(name) = path.file_stem().and_then(|stem| stem.to_str()) else {
+            continue;
+        };
+        assert!(
+            targets::TARGETS.iter().any(|&(target, _)| target == name),
+            "fuzz/fuzz_targets/{name}.rs has no entry in fuzz/targets/mod.rs TARGETS"
+        );
+    }
+}
+
 #[test]
 fn every_seed_passes_its_target() {
     for &(target, run) in targets::TARGETS {

@@ -20,12 +20,15 @@ pub mod handshake;
 pub mod inflate;
 #[path = "roundtrip.rs"]
 pub mod roundtrip;
+#[path = "socket.rs"]
+pub mod socket;
 
 pub use connection::{connection_client, connection_server};
 pub use frame_header::frame_header;
 pub use handshake::{handshake_request, handshake_response, handshake_structured};
 pub use inflate::inflate;
 pub use roundtrip::roundtrip;
+pub use socket::socket;
 
 /// A target body: panics when an invariant is broken.
 pub type Target = fn(&[u8]);
@@ -41,4 +44,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("handshake_response", handshake_response),
     ("handshake_structured", handshake_structured),
     ("inflate", inflate),
+    ("socket", socket),
 ];
