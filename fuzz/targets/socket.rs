@@ -73,7 +73,7 @@ use std::time::{Duration, Instant};
 
 use arbitrary::Unstructured;
 use ws13::socket::{Extensions, READ_CHUNK, Socket, TransportStatus};
-use ws13::{Error, Message};
+use ws13::{Error, Message, PeerClose};
 use ws13_codec::close::MAX_CLOSE_REASON;
 use ws13_codec::config::Heartbeat;
 use ws13_codec::deflate::{self, DeflateSettings, PerMessageDeflate};
@@ -892,7 +892,11 @@ impl<'s, K: MaskKeySource> Driver<'s, K> {
             }
             Message::Close(reason) => {
                 assert_eq!(self.socket.state(), State::Closed, "a close left it open");
-                assert_eq!(self.socket.peer_close(), Some(reason.as_ref()));
+                let expected = match reason {
+                    Some(reason) => PeerClose::Frame(reason.clone()),
+                    None => PeerClose::FrameWithoutCode,
+                };
+                assert_eq!(self.socket.peer_close(), expected);
                 if let Some(reason) = reason {
                     assert!(reason.code.is_valid_on_wire());
                     assert!(reason.reason.len() <= MAX_CLOSE_REASON);
