@@ -30,6 +30,11 @@
 //! [`Connection::receive`], writes what [`Connection::poll_transmit`] and the
 //! send methods produce, and closes the transport once [`Connection::state`] is
 //! [`State::Closed`] and `poll_transmit` is drained.
+//!
+//! The clocks (heartbeat pings and the close timeout) live in the `timers`
+//! submodule; [`Connection::handle_timeout`] and [`Connection::poll_timeout`]
+//! delegate to it, and this module only asks it whether the peer's close
+//! timed out, or whether a heartbeat ping waits to be sent.
 
 use core::fmt::{self, Write as _};
 use core::ops::{Deref, Range};
@@ -46,6 +51,10 @@ use crate::frame::{
 use crate::mask::apply_mask;
 use crate::role::{MaskKeySource, NoMasking, Role};
 use crate::utf8::Utf8Validator;
+
+mod timers;
+
+use timers::Timers;
 
 /// Where the close handshake stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -312,26 +321,6 @@ pub struct Connection<K = NoMasking> {
     timers: Timers,
 }
 
-/// Deadlines, all as durations since the caller's epoch (see
-/// [`Connection::handle_timeout`]).
-#[derive(Debug, Clone, Copy, Default)]
-struct Timers {
-    /// `handle_timeout` has been called at least once.
-    started: bool,
-    /// When the next heartbeat ping is due.
-    next_ping: Option<Duration>,
-    /// The outstanding heartbeat ping: its sequence number and when it was sent.
-    awaiting_pong: Option<(u64, Duration)>,
-    /// Heartbeat pings sent so far; each carries its number as payload.
-    pings_sent: u64,
-    /// A heartbeat ping is queued for `poll_transmit`.
-    ping_queued: bool,
-    /// When we give up waiting for the peer's close.
-    close_deadline: Option<Duration>,
-    /// The peer's close did not arrive in time.
-    close_timed_out: bool,
-}
-
 impl<K: MaskKeySource> fmt::Debug for Connection<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Connection")
@@ -392,7 +381,7 @@ impl<K: MaskKeySource> Connection<K> {
     /// Where the close handshake stands.
     pub const fn state(&self) -> State {
         if self.error.is_some()
-            || (self.close_sent && (self.close_received || self.timers.close_timed_out))
+            || (self.close_sent && (self.close_received || self.timers.close_timed_out()))
         {
             State::Closed
         } else if self.close_sent {
@@ -415,7 +404,7 @@ impl<K: MaskKeySource> Connection<K> {
 
     /// Whether [`Connection::poll_transmit`] has a frame waiting.
     pub const fn wants_transmit(&self) -> bool {
-        self.pending_pong.is_some() || self.pending_close.is_some() || self.timers.ping_queued
+        self.pending_pong.is_some() || self.pending_close.is_some() || self.timers.ping_queued()
     }
 
     // ------------------------------------------------------------------ input
@@ -544,7 +533,7 @@ impl<K: MaskKeySource> Connection<K> {
     /// No more input is processed: the connection failed, the peer's close
     /// arrived, or the peer let our close time out.
     fn receive_finished(&self) -> bool {
-        self.error.is_some() || self.close_received || self.timers.close_timed_out
+        self.error.is_some() || self.close_received || self.timers.close_timed_out()
     }
 
     fn decode_rules(&self) -> DecodeRules {
@@ -712,11 +701,7 @@ impl<K: MaskKeySource> Connection<K> {
                 Ok(Outcome::Ping)
             }
             OpCode::Pong => {
-                if let Some((sequence, _)) = self.timers.awaiting_pong {
-                    if *payload == sequence.to_be_bytes() {
-                        self.timers.awaiting_pong = None;
-                    }
-                }
+                self.timers.pong_received(payload);
                 Ok(Outcome::Pong)
             }
             OpCode::Close => {
@@ -860,53 +845,17 @@ impl<K: MaskKeySource> Connection<K> {
     /// with 1011 when a heartbeat goes unanswered, and ends a close handshake
     /// the peer does not finish within [`Config::close_timeout`].
     pub fn handle_timeout(&mut self, now: Duration) {
-        let timers = &mut self.timers;
-        let heartbeat = self.config.heartbeat;
-        if !timers.started {
-            timers.started = true;
-            timers.next_ping = heartbeat.map(|h| now + h.interval);
-        }
-        if self.error.is_some() || self.close_received {
-            return;
-        }
-        if self.close_sent {
-            let deadline = *timers
-                .close_deadline
-                .get_or_insert(now + self.config.close_timeout);
-            if now >= deadline {
-                timers.close_timed_out = true;
-            }
-            return;
-        }
-        let Some(heartbeat) = heartbeat else { return };
-        if let Some((_, sent_at)) = timers.awaiting_pong {
-            if now >= sent_at + heartbeat.timeout {
-                self.fail(ProtocolError::PongTimeout);
-            }
-            return;
-        }
-        if timers.next_ping.is_some_and(|due| now >= due) {
-            timers.pings_sent += 1;
-            timers.ping_queued = true;
-            timers.awaiting_pong = Some((timers.pings_sent, now));
-            timers.next_ping = Some(now + heartbeat.interval);
+        let state = self.state();
+        if let Err(error) = self.timers.advance(now, state, &self.config) {
+            self.fail(error);
         }
     }
 
     /// The next moment [`Connection::handle_timeout`] must be called, in the
     /// same time base; `None` when no timer runs.
     pub fn poll_timeout(&self) -> Option<Duration> {
-        let timers = &self.timers;
-        if self.state() == State::Closed {
-            return None;
-        }
-        if self.close_sent {
-            return timers.close_deadline;
-        }
-        match (timers.awaiting_pong, self.config.heartbeat) {
-            (Some((_, sent_at)), Some(heartbeat)) => Some(sent_at + heartbeat.timeout),
-            _ => timers.next_ping,
-        }
+        self.timers
+            .next_deadline(self.state(), self.config.heartbeat)
     }
 
     // ------------------------------------------------------------------ output
@@ -919,8 +868,7 @@ impl<K: MaskKeySource> Connection<K> {
         if let Some(pong) = self.pending_pong.take() {
             return Some(self.encode_control(OpCode::Pong, pong.as_slice()));
         }
-        if core::mem::take(&mut self.timers.ping_queued) && !self.close_sent {
-            let sequence = self.timers.pings_sent.to_be_bytes();
+        if let Some(sequence) = self.timers.take_ping().filter(|_| !self.close_sent) {
             return Some(self.encode_control(OpCode::Ping, &sequence));
         }
         let close = self.pending_close.take()?;
