@@ -81,6 +81,17 @@ pub struct Received<'a> {
     pub event: Option<Event<'a>>,
 }
 
+impl Received<'_> {
+    /// No event to report, `consumed` bytes used.
+    #[inline]
+    const fn no_event(consumed: usize) -> Self {
+        Received {
+            consumed,
+            event: None,
+        }
+    }
+}
+
 /// An encoded control frame (at most 139 bytes) held by value; dereferences to
 /// its bytes.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -242,6 +253,27 @@ enum Outcome {
     Pong,
     Close,
     Nothing,
+}
+
+impl Outcome {
+    /// The event reporting this outcome, borrowing the piece's `payload`.
+    #[inline]
+    fn into_event(self, payload: &[u8]) -> Option<Event<'_>> {
+        Some(match self {
+            Outcome::Data(info) => Event::Data(DataChunk {
+                kind: info.kind,
+                payload,
+                message_start: info.message_start,
+                message_end: info.message_end,
+                rsv: info.rsv,
+            }),
+            Outcome::Ping => Event::Ping(payload),
+            Outcome::Pong => Event::Pong(payload),
+            // Validated in process_payload; parsing again only borrows the reason.
+            Outcome::Close => Event::Close(CloseFrame::parse(payload).ok().flatten()),
+            Outcome::Nothing => return None,
+        })
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -423,18 +455,10 @@ impl<K: MaskKeySource> Connection<K> {
         let mut consumed = 0;
         let (outcome, payload) = loop {
             if self.receive_finished() {
-                return Ok(Received {
-                    consumed: input.len(),
-                    event: None,
-                });
+                return Ok(Received::no_event(input.len()));
             }
             match self.next_step(&input[consumed..])? {
-                Step::NeedMore => {
-                    return Ok(Received {
-                        consumed,
-                        event: None,
-                    });
-                }
+                Step::NeedMore => return Ok(Received::no_event(consumed)),
                 Step::Discard(len) => consumed += len,
                 Step::Prefix {
                     header_len,
@@ -442,13 +466,8 @@ impl<K: MaskKeySource> Connection<K> {
                     frame,
                 } => {
                     let start = consumed + header_len;
-                    let done = core::mem::replace(&mut self.front_prefix, available);
-                    let fresh = start + done..start + available;
-                    self.accept_data(frame.header, done as u64, &mut input[fresh])?;
-                    return Ok(Received {
-                        consumed,
-                        event: None,
-                    });
+                    self.take_in_prefix(frame.header, &mut input[start..start + available])?;
+                    return Ok(Received::no_event(consumed));
                 }
                 Step::Payload {
                     header_len,
@@ -458,51 +477,16 @@ impl<K: MaskKeySource> Connection<K> {
                     let start = consumed + header_len;
                     let payload = start..start + piece_len;
                     consumed = payload.end;
-                    let done = core::mem::take(&mut self.front_prefix);
-                    let control_mask = frame
-                        .header
-                        .mask
-                        .filter(|_| frame.header.opcode.is_control());
-                    if let Some(key) = control_mask {
-                        // Whole (at most 125 bytes) and never taken in as a
-                        // prefix; a data frame's payload is unmasked by accept_data.
-                        apply_mask(&mut input[payload.clone()], key, 0);
-                    }
-                    match self.process_payload(
-                        frame,
-                        piece_len,
-                        done,
-                        &mut input[payload.clone()],
-                    )? {
+                    match self.take_in_piece(frame, &mut input[payload.clone()])? {
                         Outcome::Nothing => {}
                         outcome => break (outcome, payload),
                     }
                 }
             }
         };
-        let payload = &input[payload];
-        let event = match outcome {
-            Outcome::Data(info) => Event::Data(DataChunk {
-                kind: info.kind,
-                payload,
-                message_start: info.message_start,
-                message_end: info.message_end,
-                rsv: info.rsv,
-            }),
-            Outcome::Ping => Event::Ping(payload),
-            Outcome::Pong => Event::Pong(payload),
-            // Validated in process_payload; parsing again only borrows the reason.
-            Outcome::Close => Event::Close(CloseFrame::parse(payload).ok().flatten()),
-            Outcome::Nothing => {
-                return Ok(Received {
-                    consumed,
-                    event: None,
-                });
-            }
-        };
         Ok(Received {
             consumed,
-            event: Some(event),
+            event: outcome.into_event(&input[payload]),
         })
     }
 
@@ -528,6 +512,39 @@ impl<K: MaskKeySource> Connection<K> {
             }
             Err(_) => 0,
         }
+    }
+
+    /// Unmasks and validates the new bytes of `prefix`, an incomplete data frame's payload so far.
+    // Out of line: it runs at most once per call, and inlined it costs the per-frame loop.
+    #[inline(never)]
+    fn take_in_prefix(
+        &mut self,
+        header: FrameHeader,
+        prefix: &mut [u8],
+    ) -> Result<(), ProtocolError> {
+        let done = core::mem::replace(&mut self.front_prefix, prefix.len());
+        self.accept_data(header, done as u64, &mut prefix[done..])?;
+        Ok(())
+    }
+
+    /// Unmasks a control frame's payload, then runs the piece through the state-machine rules.
+    #[inline]
+    fn take_in_piece(
+        &mut self,
+        frame: FrameInProgress,
+        payload: &mut [u8],
+    ) -> Result<Outcome, ProtocolError> {
+        let done = core::mem::take(&mut self.front_prefix);
+        let control_mask = frame
+            .header
+            .mask
+            .filter(|_| frame.header.opcode.is_control());
+        if let Some(key) = control_mask {
+            // Whole (at most 125 bytes) and never taken in as a prefix; a
+            // data frame's payload is unmasked by accept_data.
+            apply_mask(payload, key, 0);
+        }
+        self.process_payload(frame, payload.len(), done, payload)
     }
 
     /// No more input is processed: the connection failed, the peer's close
