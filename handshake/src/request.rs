@@ -330,21 +330,59 @@ fn inspect<'a>(
     errors: &mut Vec<RequestError>,
 ) -> Option<WebSocketRequest<'a>> {
     let headers = &request.headers[..];
-    let count = |name: &str| lines(headers, name).count();
-    let single = |name: &str| lines(headers, name).next().map(|h| h.value);
+    check_method(request.method, errors);
+    check_connection_and_upgrade(headers, config.connection_policy, errors);
+    check_http_version(request.minor_version, errors);
+    let host = check_host(headers, errors);
+    check_websocket_version(headers, errors);
+    let key = check_key(headers, errors);
+    let protocols = protocol_offer(headers, errors);
+    let extensions = extension_offer(headers, errors);
+    let origin = check_origin(headers, &config.origin_policy, errors);
 
-    if request.method != "GET" {
+    Some(WebSocketRequest {
+        path: request.path,
+        host: host?,
+        origin,
+        key: key?,
+        protocols: protocols?,
+        extensions: extensions?,
+        headers: request.headers.clone(),
+        head_len: request.head_len,
+    })
+}
+
+/// How many lines of the header `name` there are.
+fn count(headers: &[Header<'_>], name: &str) -> usize {
+    lines(headers, name).count()
+}
+
+/// The value of the first line of the header `name`.
+fn single<'a>(headers: &[Header<'a>], name: &str) -> Option<&'a [u8]> {
+    lines(headers, name).next().map(|h| h.value)
+}
+
+/// Checks that the method is `GET`.
+fn check_method(method: &str, errors: &mut Vec<RequestError>) {
+    if method != "GET" {
         errors.push(RequestError::MethodNotGet {
-            method: excerpt(request.method.as_bytes()),
+            method: excerpt(method.as_bytes()),
         });
     }
+}
 
-    // Connection and Upgrade: a request that lost both is the signature of
-    // a proxy that does not forward the upgrade, and gets one clear error.
-    let connections = count("Connection");
+/// Checks that `Connection` asks for an upgrade and `Upgrade` names `websocket`.
+fn check_connection_and_upgrade(
+    headers: &[Header<'_>],
+    policy: ConnectionPolicy,
+    errors: &mut Vec<RequestError>,
+) {
+    // A request that lost both is the signature of a proxy that does not
+    // forward the upgrade, and gets one clear error.
+    let connections = count(headers, "Connection");
     let has_upgrade_token =
         lines(headers, "Connection").any(|h| contains_token(text(h.value), "upgrade"));
-    let upgrades = count("Upgrade");
+    let upgrades = count(headers, "Upgrade");
     if upgrades == 0 && !has_upgrade_token {
         let connection = if connections == 0 {
             String::from("(none)")
@@ -355,7 +393,7 @@ fn inspect<'a>(
     } else {
         if connections == 0 {
             errors.push(RequestError::MissingConnection);
-        } else if connections > 1 && config.connection_policy == ConnectionPolicy::Strict {
+        } else if connections > 1 && policy == ConnectionPolicy::Strict {
             errors.push(RequestError::DuplicateConnection { count: connections });
         }
         if connections > 0 && !has_upgrade_token {
@@ -371,19 +409,25 @@ fn inspect<'a>(
             });
         }
     }
+}
 
-    if request.minor_version < 1 {
+/// Checks that the request is HTTP/1.1 or later.
+fn check_http_version(minor_version: u8, errors: &mut Vec<RequestError>) {
+    if minor_version < 1 {
         errors.push(RequestError::HttpVersionTooOld {
-            minor: request.minor_version,
+            minor: minor_version,
         });
     }
+}
 
-    let host = match count("Host") {
+/// Checks that there is one non-empty `Host`, and returns it.
+fn check_host<'a>(headers: &[Header<'a>], errors: &mut Vec<RequestError>) -> Option<&'a str> {
+    match count(headers, "Host") {
         0 => {
             errors.push(RequestError::MissingHost);
             None
         }
-        1 => match single("Host").and_then(|v| core::str::from_utf8(v).ok()) {
+        1 => match single(headers, "Host").and_then(|v| core::str::from_utf8(v).ok()) {
             Some(host) if !host.is_empty() => Some(host),
             _ => {
                 errors.push(RequestError::InvalidHost);
@@ -394,12 +438,15 @@ fn inspect<'a>(
             errors.push(RequestError::DuplicateHost { count: n });
             None
         }
-    };
+    }
+}
 
-    match count("Sec-WebSocket-Version") {
+/// Checks that there is one `Sec-WebSocket-Version`, and that it is 13.
+fn check_websocket_version(headers: &[Header<'_>], errors: &mut Vec<RequestError>) {
+    match count(headers, "Sec-WebSocket-Version") {
         0 => errors.push(RequestError::MissingVersion),
         1 => {
-            let version = single("Sec-WebSocket-Version").unwrap_or_default();
+            let version = single(headers, "Sec-WebSocket-Version").unwrap_or_default();
             if version != b"13" {
                 errors.push(RequestError::UnsupportedVersion {
                     version: excerpt(version),
@@ -408,14 +455,17 @@ fn inspect<'a>(
         }
         n => errors.push(RequestError::DuplicateVersion { count: n }),
     }
+}
 
-    let key = match count("Sec-WebSocket-Key") {
+/// Checks that there is one valid `Sec-WebSocket-Key`, and returns it.
+fn check_key<'a>(headers: &[Header<'a>], errors: &mut Vec<RequestError>) -> Option<&'a str> {
+    match count(headers, "Sec-WebSocket-Key") {
         0 => {
             errors.push(RequestError::MissingKey);
             None
         }
         1 => {
-            let value = single("Sec-WebSocket-Key").unwrap_or_default();
+            let value = single(headers, "Sec-WebSocket-Key").unwrap_or_default();
             if is_valid_key(value) {
                 core::str::from_utf8(value).ok()
             } else {
@@ -429,22 +479,26 @@ fn inspect<'a>(
             errors.push(RequestError::DuplicateKey { count: n });
             None
         }
-    };
+    }
+}
 
-    let protocols = protocol_offer(headers, errors);
-    let extensions = extension_offer(headers, errors);
-
-    let origin = match count("Origin") {
+/// Checks `Origin` against the origin policy, and returns it when present.
+fn check_origin<'a>(
+    headers: &[Header<'a>],
+    policy: &OriginPolicy,
+    errors: &mut Vec<RequestError>,
+) -> Option<&'a str> {
+    match count(headers, "Origin") {
         0 => {
-            if config.origin_policy.requires_origin() {
+            if policy.requires_origin() {
                 errors.push(RequestError::MissingOrigin);
             }
             None
         }
         1 => {
-            let value = single("Origin").unwrap_or_default();
+            let value = single(headers, "Origin").unwrap_or_default();
             match core::str::from_utf8(value) {
-                Ok(origin) if config.origin_policy.allows(Some(origin)) => Some(origin),
+                Ok(origin) if policy.allows(Some(origin)) => Some(origin),
                 _ => {
                     errors.push(RequestError::OriginNotAllowed {
                         origin: excerpt(value),
@@ -457,20 +511,10 @@ fn inspect<'a>(
             errors.push(RequestError::DuplicateOrigin { count: n });
             None
         }
-    };
-
-    Some(WebSocketRequest {
-        path: request.path,
-        host: host?,
-        origin,
-        key: key?,
-        protocols: protocols?,
-        extensions: extensions?,
-        headers: request.headers.clone(),
-        head_len: request.head_len,
-    })
+    }
 }
 
+/// Checks the `Sec-WebSocket-Protocol` lines, and returns the offered subprotocols.
 fn protocol_offer<'a>(
     headers: &[Header<'a>],
     errors: &mut Vec<RequestError>,
@@ -498,6 +542,7 @@ fn protocol_offer<'a>(
     }
 }
 
+/// Checks the `Sec-WebSocket-Extensions` lines, and returns the offered extensions.
 fn extension_offer<'a>(
     headers: &[Header<'a>],
     errors: &mut Vec<RequestError>,
