@@ -565,8 +565,9 @@ impl<K: MaskKeySource> Connection<K> {
         if let Some(frame) = self.frame {
             return Ok(self.continue_frame(frame, buf));
         }
-        let Some((header, header_len)) = self.decode_header(buf)? else {
-            return Ok(Step::NeedMore);
+        let (header, header_len) = match self.decode_header(buf)? {
+            Decoded::Complete { value, header_len } => (value, header_len),
+            Decoded::Incomplete { .. } => return Ok(Step::NeedMore),
         };
         let available = (buf.len() - header_len) as u64;
         if header.opcode.is_control() {
@@ -597,20 +598,20 @@ impl<K: MaskKeySource> Connection<K> {
         }
     }
 
-    /// Decodes the header at the front of `buf` (`None` while incomplete), failing on a bad one.
+    /// Decodes the header at the front of `buf`, failing the connection on a bad one.
     #[inline(always)]
-    fn decode_header(&mut self, buf: &[u8]) -> Result<Option<(FrameHeader, usize)>, ProtocolError> {
-        let (header, header_len) = match FrameHeader::decode(buf, self.decode_rules()) {
-            Ok(Decoded::Complete { value, header_len }) => (value, header_len),
-            Ok(Decoded::Incomplete { .. }) => return Ok(None),
-            Err(e) => return Err(self.fail(e.into())),
-        };
-        if header.rsv != 0 && (header.opcode.is_control() || header.opcode == OpCode::Continuation)
-        {
-            // Extensions (permessage-deflate) mark a message on its first frame only.
-            return Err(self.fail(ProtocolError::MisplacedReservedBits(header.opcode)));
+    fn decode_header(&mut self, buf: &[u8]) -> Result<Decoded<FrameHeader>, ProtocolError> {
+        let decoded =
+            FrameHeader::decode(buf, self.decode_rules()).map_err(|e| self.fail(e.into()))?;
+        if let Decoded::Complete { value: header, .. } = decoded {
+            if header.rsv != 0
+                && (header.opcode.is_control() || header.opcode == OpCode::Continuation)
+            {
+                // Extensions (permessage-deflate) mark a message on its first frame only.
+                return Err(self.fail(ProtocolError::MisplacedReservedBits(header.opcode)));
+            }
         }
-        Ok(Some((header, header_len)))
+        Ok(decoded)
     }
 
     /// A control frame is delivered whole, once all of its payload is `available`.
