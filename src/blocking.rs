@@ -46,6 +46,8 @@ use crate::socket::{READ_CHUNK, Socket, TransportStatus};
 
 mod split;
 pub use split::{ReadHalf, ReuniteError, SplitTransport, WriteHalf};
+mod tunnel;
+pub use tunnel::{connect_tcp, proxy_tunnel};
 
 /// A byte stream the blocking driver can run on. Read and write timeouts let
 /// it keep heartbeats and bound the close; `shutdown` lets a server close TCP
@@ -184,7 +186,9 @@ pub fn accept<S: Transport>(
     }
 }
 
-/// Connects to a `ws://` URL over TCP and performs the handshake.
+/// Connects to a `ws://` URL over TCP (through the proxy
+/// [`ClientOptions::proxy`] chooses, by default from the environment: see
+/// [`connect_tcp`]) and performs the handshake.
 pub fn connect(
     url: &str,
     options: &ClientOptions,
@@ -193,8 +197,7 @@ pub fn connect(
     if url.secure {
         return Err(ConnectError::TlsUnsupported);
     }
-    let stream = TcpStream::connect((url.host.as_str(), url.port))?;
-    stream.set_nodelay(true)?;
+    let stream = connect_tcp(&url, options)?;
     client(stream, &url, options)
 }
 

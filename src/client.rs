@@ -11,6 +11,7 @@ use ws13_handshake::{BuildError, ClientConfig, ClientHandshake, ClientRequest, S
 
 use crate::error::ConnectError;
 use crate::mask_keys::handshake_nonce;
+use crate::proxy::ProxyChoice;
 
 /// A parsed `ws://` or `wss://` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,6 +147,10 @@ pub struct ClientOptions {
     pub deflate: Option<DeflateClientPolicy>,
     /// Compression level and threshold when permessage-deflate is in use.
     pub deflate_settings: DeflateSettings,
+    /// Which proxy to go through: by default the one the environment names
+    /// (`HTTPS_PROXY` for `wss://`, `HTTP_PROXY` for `ws://`, `ALL_PROXY`,
+    /// minus `NO_PROXY`; see [`crate::proxy::proxy_from_env`]).
+    pub proxy: ProxyChoice,
 }
 
 impl Default for ClientOptions {
@@ -159,6 +164,7 @@ impl Default for ClientOptions {
             handshake_timeout: Duration::from_secs(10),
             deflate: None,
             deflate_settings: DeflateSettings::default(),
+            proxy: ProxyChoice::FromEnvironment,
         }
     }
 }
@@ -247,6 +253,26 @@ impl ClientOptions {
     #[must_use]
     pub fn deflate_settings(mut self, settings: DeflateSettings) -> Self {
         self.deflate_settings = settings;
+        self
+    }
+
+    /// Sets which proxy to go through ([`ClientOptions::proxy`]):
+    /// [`ProxyChoice::Direct`] ignores the environment, a
+    /// [`crate::proxy::ProxyUrl`] is always used.
+    ///
+    /// ```
+    /// use ws13::ClientOptions;
+    /// use ws13::proxy::{ProxyChoice, ProxyUrl};
+    ///
+    /// let through = ClientOptions::default().proxy(ProxyUrl::parse("socks5h://127.0.0.1:1080")?);
+    /// assert!(matches!(through.proxy, ProxyChoice::Url(_)));
+    /// let direct = ClientOptions::default().proxy(ProxyChoice::Direct);
+    /// assert_eq!(direct.proxy, ProxyChoice::Direct);
+    /// # Ok::<(), ws13::proxy::ProxyError>(())
+    /// ```
+    #[must_use]
+    pub fn proxy(mut self, proxy: impl Into<ProxyChoice>) -> Self {
+        self.proxy = proxy.into();
         self
     }
 }
@@ -354,8 +380,10 @@ mod tests {
                 client_no_context_takeover: true,
                 ..DeflateClientPolicy::default()
             })
-            .deflate_settings(DeflateSettings::default().min_compress_len(0));
+            .deflate_settings(DeflateSettings::default().min_compress_len(0))
+            .proxy(ProxyChoice::Direct);
         assert_eq!(options.protocol.heartbeat, None);
+        assert_eq!(options.proxy, ProxyChoice::Direct);
         assert_eq!(options.handshake, handshake);
         assert_eq!(options.origin.as_deref(), Some("https://a.example"));
         assert_eq!(options.subprotocols, ["v2", "v1"]);

@@ -108,4 +108,24 @@ pub enum ConnectError {
     /// The server closed the connection before answering.
     #[error("the server closed the connection before answering the handshake")]
     Disconnected,
+    /// The proxy setting (from the environment or
+    /// [`crate::ClientOptions::proxy`]) cannot be used.
+    #[error("{0}")]
+    ProxySetting(crate::proxy::ProxyError),
+    /// The proxy could not be reached.
+    #[error("cannot connect to the proxy {proxy}: {source}")]
+    ProxyUnreachable {
+        /// The proxy (without its password).
+        proxy: String,
+        /// What the transport reported.
+        source: io::Error,
+    },
+    /// The proxy did not open a tunnel to the server.
+    #[error("through the proxy {proxy}: {error}")]
+    Proxy {
+        /// The proxy (without its password).
+        proxy: String,
+        /// Why, in words.
+        error: crate::proxy::ProxyError,
+    },
 }

@@ -50,8 +50,8 @@ use socks5::Socks5Connect;
 pub enum ProxyScheme {
     /// `http://`: HTTP `CONNECT` over plain TCP.
     Http,
-    /// `https://`: HTTP `CONNECT` over TLS to the proxy itself (the tokio
-    /// driver with the `tls` feature).
+    /// `https://`: HTTP `CONNECT` over TLS to the proxy itself. Parsed,
+    /// but the drivers refuse it ([`ProxyError::HttpsProxyNeedsTls`]).
     Https,
     /// `socks5://`: SOCKS5, the client resolves the server's name.
     Socks5,
@@ -418,10 +418,10 @@ pub enum ProxyError {
         /// What is wrong with it.
         why: &'static str,
     },
-    /// An `https://` proxy needs TLS to the proxy itself, which this
-    /// driver does not provide.
+    /// An `https://` proxy needs TLS to the proxy itself, which the
+    /// drivers do not provide yet.
     #[error(
-        "an https:// proxy needs TLS to the proxy: connect with ws13::tls::connect (feature `tls`), or use the proxy's http:// port"
+        "an https:// proxy (TLS to the proxy itself) is not supported yet: use the proxy's plain http:// port (the tunnel still carries wss:// end to end)"
     )]
     HttpsProxyNeedsTls,
     /// 407: the proxy wants credentials, or refused those given.

@@ -209,9 +209,10 @@ impl TlsConnector {
     }
 }
 
-/// Connects to a `ws://` or `wss://` URL: TCP, TLS for `wss://` (verified
-/// with `connector`), then the WebSocket handshake of
-/// [`crate::tokio::client`].
+/// Connects to a `ws://` or `wss://` URL: TCP (through the proxy
+/// [`ClientOptions::proxy`] chooses, by default from the environment: see
+/// [`crate::tokio::connect_tcp`]), TLS for `wss://` (verified with
+/// `connector`), then the WebSocket handshake of [`crate::tokio::client`].
 pub async fn connect(
     url: &str,
     options: &ClientOptions,
@@ -224,8 +225,7 @@ pub async fn connect(
     ConnectError,
 > {
     let url = WsUrl::parse(url)?;
-    let tcp = TcpStream::connect((url.host.as_str(), url.port)).await?;
-    tcp.set_nodelay(true)?;
+    let tcp = crate::tokio::connect_tcp(&url, options).await?;
     let stream = if url.secure {
         let tls = tokio::time::timeout(
             options.handshake_timeout,

@@ -64,6 +64,8 @@ use crate::socket::{READ_CHUNK, Socket, TransportStatus};
 
 mod split;
 pub use split::{ReadHalf, ReuniteError, WriteHalf, reunite};
+mod tunnel;
+pub use tunnel::{connect_tcp, proxy_target, proxy_tunnel};
 
 /// The current time on tokio's clock (virtual when the runtime's time is
 /// paused), as the socket takes it.
@@ -169,7 +171,9 @@ where
     }
 }
 
-/// Connects to a `ws://` URL over TCP and performs the handshake.
+/// Connects to a `ws://` URL over TCP (through the proxy
+/// [`ClientOptions::proxy`] chooses, by default from the environment: see
+/// [`connect_tcp`]) and performs the handshake.
 pub async fn connect(
     url: &str,
     options: &ClientOptions,
@@ -178,8 +182,7 @@ pub async fn connect(
     if url.secure {
         return Err(ConnectError::TlsUnsupported);
     }
-    let stream = TcpStream::connect((url.host.as_str(), url.port)).await?;
-    stream.set_nodelay(true)?;
+    let stream = connect_tcp(&url, options).await?;
     client(stream, &url, options).await
 }
 
