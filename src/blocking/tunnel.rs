@@ -100,7 +100,12 @@ pub fn proxy_tunnel(
                 tcp.set_read_timeout(Some(left))?;
                 let n = match tcp.read(&mut chunk) {
                     Ok(n) => n,
-                    Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                        ) =>
+                    {
                         return Err(ConnectError::Timeout(timeout));
                     }
                     Err(e) => return Err(e.into()),
