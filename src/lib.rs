@@ -13,6 +13,7 @@
 //! | `tokio` (feature `tokio`) | the driver over tokio's `AsyncRead + AsyncWrite`, as a `Stream` + `Sink` |
 //! | `tls` (feature `tls`) | `wss://` for the tokio driver: verified client connections, a PEM-configured acceptor |
 //! | [`proxy`] | HTTP CONNECT and SOCKS5 tunnels (sans I/O), proxy URLs, the environment's proxy settings |
+//! | [`reconnect`] | backoff with full jitter and which failures to retry (sans I/O; `ws13::tokio::Reconnecting` runs it) |
 //! | [`page_origin`] | rules from the web page a browser client runs in (mixed content) |
 //! | [`Message`], [`Error`] | what the drivers exchange and report |
 //! | [`ServerOptions`], [`ClientOptions`] | handshake policy, limits, heartbeats, timeouts |
@@ -32,6 +33,7 @@ mod message;
 mod out_queue;
 pub mod page_origin;
 pub mod proxy;
+pub mod reconnect;
 mod server;
 pub mod socket;
 #[cfg(feature = "tls")]

@@ -64,6 +64,8 @@ use crate::socket::{READ_CHUNK, Socket, TransportStatus};
 
 mod split;
 pub use split::{ReadHalf, ReuniteError, WriteHalf, reunite};
+mod reconnecting;
+pub use reconnecting::{ConnectFuture, Reconnecting, reconnecting};
 mod tunnel;
 pub use tunnel::{connect_tcp, proxy_target, proxy_tunnel};
 
