@@ -8,7 +8,12 @@
 //! `URL` is `ws://` or `wss://`; `--origin` is the origin of the web page
 //! that will connect (it is sent as `Origin` and checked for mixed content);
 //! `--ca FILE` trusts the CA certificates in a PEM file besides the Mozilla
-//! roots. Steps: URL, mixed content, DNS, TCP, TLS (`wss://`), the raw
+//! roots. A proxy named by the environment (`HTTPS_PROXY` for `wss://`,
+//! `HTTP_PROXY` for `ws://`, `ALL_PROXY`, minus `NO_PROXY`, as the clients
+//! use it) is used as well: DNS and TCP then reach the proxy, and the
+//! `proxy` check reports its answer (the CONNECT status, or the SOCKS5
+//! reply) with the fix when it refuses. Steps: URL, mixed content, DNS,
+//! TCP, proxy, TLS (`wss://`), the raw
 //! handshake (request and response heads printed), every problem
 //! `ws13-handshake` finds in the response, a ping round trip, and the close
 //! handshake. One line per check, `✓` or `✗`, the hint under a `✗`;
@@ -34,9 +39,10 @@ use tokio::net::TcpStream;
 use ws13::codec::Connection;
 use ws13::handshake::diagnostics::diagnose_response;
 use ws13::handshake::{ClientHandshake, ClientRequest, Status};
+use ws13::proxy::{ProxyChoice, ProxyError, ProxyScheme, ProxyUrl};
 use ws13::tls::{MaybeTlsStream, TlsOptions, failure_hint};
 use ws13::tokio::WebSocketStream;
-use ws13::{CloseCode, Config, Message, OsMaskKeys, WsUrl};
+use ws13::{CloseCode, Config, ConnectError, Message, OsMaskKeys, WsUrl};
 
 /// Each network step gets this long.
 const STEP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -227,9 +233,28 @@ async fn examine(url_text: &str, report: &mut Report) {
         }
     }
 
-    let Some(tcp) = dns_and_tcp(&url, report).await else {
+    let proxy = match ProxyChoice::FromEnvironment.resolve(url.secure, &url.host) {
+        Ok(proxy) => proxy,
+        Err(e) => {
+            return report.fail(
+                "proxy",
+                e.to_string(),
+                "Fix or unset the proxy variable (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY).",
+            );
+        }
+    };
+    let (host, port) = match &proxy {
+        Some(proxy) => (proxy.host.as_str(), proxy.port),
+        None => (url.host.as_str(), url.port),
+    };
+    let Some(mut tcp) = dns_and_tcp(host, port, report).await else {
         return;
     };
+    if let Some(proxy) = &proxy {
+        if !tunnel(&url, proxy, &mut tcp, report).await {
+            return;
+        }
+    }
     let stream = if url.secure {
         match tls(&url, tcp, report).await {
             Some(tls) => MaybeTlsStream::from(tls),
@@ -250,19 +275,16 @@ async fn examine(url_text: &str, report: &mut Report) {
     ping_and_close(ws, report).await;
 }
 
-async fn dns_and_tcp(url: &WsUrl, report: &mut Report) -> Option<TcpStream> {
+/// DNS and TCP to `host:port`: the server's, or the proxy's.
+async fn dns_and_tcp(host: &str, port: u16, report: &mut Report) -> Option<TcpStream> {
     let started = Instant::now();
-    let lookup = tokio::time::timeout(
-        STEP_TIMEOUT,
-        tokio::net::lookup_host((url.host.as_str(), url.port)),
-    )
-    .await;
+    let lookup = tokio::time::timeout(STEP_TIMEOUT, tokio::net::lookup_host((host, port))).await;
     let addresses: Vec<SocketAddr> = match lookup {
         Ok(Ok(found)) => found.collect(),
         Ok(Err(e)) => {
             report.fail(
                 "dns",
-                format!("cannot resolve {}: {e}", url.host),
+                format!("cannot resolve {host}: {e}"),
                 "Check the host name for typos, and the machine's DNS settings.",
             );
             return None;
@@ -270,7 +292,7 @@ async fn dns_and_tcp(url: &WsUrl, report: &mut Report) -> Option<TcpStream> {
         Err(_) => {
             report.fail(
                 "dns",
-                format!("resolving {} took over {STEP_TIMEOUT:?}", url.host),
+                format!("resolving {host} took over {STEP_TIMEOUT:?}"),
                 "Check the machine's DNS settings.",
             );
             return None;
@@ -279,12 +301,7 @@ async fn dns_and_tcp(url: &WsUrl, report: &mut Report) -> Option<TcpStream> {
     let listed: Vec<String> = addresses.iter().map(|a| a.ip().to_string()).collect();
     report.pass(
         "dns",
-        format!(
-            "{} → {} ({})",
-            url.host,
-            listed.join(", "),
-            elapsed(started)
-        ),
+        format!("{host} → {} ({})", listed.join(", "), elapsed(started)),
     );
 
     let mut failures = Vec::new();
@@ -309,6 +326,88 @@ async fn dns_and_tcp(url: &WsUrl, report: &mut Report) -> Option<TcpStream> {
         "Check that the server is running and listening on this address and port, and that no firewall is in the way.",
     );
     None
+}
+
+/// The proxy step: asks the proxy for a tunnel to the server and reports
+/// its answer. `true` when the tunnel is open.
+async fn tunnel(url: &WsUrl, proxy: &ProxyUrl, tcp: &mut TcpStream, report: &mut Report) -> bool {
+    let kind = if proxy.scheme.is_socks() {
+        "SOCKS5"
+    } else {
+        "HTTP"
+    };
+    if proxy.scheme == ProxyScheme::Https {
+        report.fail(
+            "proxy",
+            format!("{proxy}: {}", ProxyError::HttpsProxyNeedsTls),
+            "Use the proxy's http:// port.",
+        );
+        return false;
+    }
+    let target = match ws13::tokio::proxy_target(proxy, url).await {
+        Ok(target) => target,
+        Err(e) => {
+            report.fail(
+                "proxy",
+                format!("cannot resolve {} for {proxy}: {e}", url.host),
+                "socks5:// resolves the server's name here: check it, or use socks5h:// to let the proxy resolve it.",
+            );
+            return false;
+        }
+    };
+    let asked = target.authority();
+    let started = Instant::now();
+    match tokio::time::timeout(STEP_TIMEOUT, ws13::tokio::proxy_tunnel(tcp, proxy, target)).await {
+        Ok(Ok(outcome)) => {
+            report.pass(
+                "proxy",
+                format!(
+                    "{proxy}: {kind} CONNECT {asked} → {outcome} ({})",
+                    elapsed(started)
+                ),
+            );
+            true
+        }
+        Ok(Err(ConnectError::Proxy { error, .. })) => {
+            report.fail(
+                "proxy",
+                format!("{proxy}: {kind} CONNECT {asked} → {}", proxy_answer(&error)),
+                error.to_string(),
+            );
+            false
+        }
+        Ok(Err(e)) => {
+            report.fail(
+                "proxy",
+                format!("{proxy}: {e}"),
+                "The proxy dropped the connection: check the proxy URL's scheme and port, and the proxy's logs.",
+            );
+            false
+        }
+        Err(_) => {
+            report.fail(
+                "proxy",
+                format!("{proxy}: no answer to {kind} CONNECT within {STEP_TIMEOUT:?}"),
+                "The proxy does not answer: check the proxy URL's scheme (http:// or socks5://) and port.",
+            );
+            false
+        }
+    }
+}
+
+/// What the proxy answered, briefly (the status line or the SOCKS reply).
+fn proxy_answer(error: &ProxyError) -> String {
+    match error {
+        ProxyError::AuthenticationRequired { status, reason, .. } => format!("{status} {reason}"),
+        ProxyError::Forbidden { reason, .. } => format!("403 {reason}"),
+        ProxyError::Refused { status, reason, .. } => format!("{status} {reason}"),
+        ProxyError::SocksRefused { reply, .. } => reply.to_string(),
+        ProxyError::SocksAuthenticationFailed { status } => {
+            format!("user name and password refused (status {status})")
+        }
+        ProxyError::NoAcceptableMethod { .. } => "no acceptable authentication method".to_owned(),
+        _ => "no tunnel".to_owned(),
+    }
 }
 
 async fn tls(

@@ -424,12 +424,15 @@ pub enum ProxyError {
         "an https:// proxy (TLS to the proxy itself) is not supported yet: use the proxy's plain http:// port (the tunnel still carries wss:// end to end)"
     )]
     HttpsProxyNeedsTls,
-    /// 407: the proxy wants credentials, or refused those given.
+    /// 407 (or 401, as tinyproxy answers wrong credentials): the proxy
+    /// wants credentials, or refused those given.
     #[error(
-        "the proxy requires authentication (407 {reason}){given}; put user and password in the proxy URL: http://USER:PASSWORD@HOST:PORT (percent-encode '@', ':' and '%' in them)",
+        "the proxy requires authentication ({status} {reason}){given}; put user and password in the proxy URL: http://USER:PASSWORD@HOST:PORT (percent-encode '@', ':' and '%' in them)",
         given = if *.credentials_sent { ": it refused the credentials in the proxy URL" } else { " and the proxy URL has none" }
     )]
     AuthenticationRequired {
+        /// 407, or 401.
+        status: u16,
         /// The reason phrase.
         reason: String,
         /// Credentials were sent (and refused).

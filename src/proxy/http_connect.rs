@@ -110,13 +110,14 @@ impl HttpConnect {
                 self.established = Some(format!("{status} {reason}").trim_end().to_owned());
                 Ok(Received::Consumed(head_len))
             }
-            407 => {
+            401 | 407 => {
                 let challenge = response
                     .headers
                     .iter()
                     .find(|h| h.name.eq_ignore_ascii_case("proxy-authenticate"))
                     .map(|h| String::from_utf8_lossy(h.value).chars().take(200).collect());
                 Err(ProxyError::AuthenticationRequired {
+                    status,
                     reason,
                     credentials_sent: self.credentials_sent,
                     challenge,
