@@ -10,7 +10,7 @@
 //! Every proxy listens on a loopback port picked at random.
 #![cfg(feature = "tls")]
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

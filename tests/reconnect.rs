@@ -110,9 +110,8 @@ impl Server {
     }
 }
 
-fn connect_fn(
-    listener: Listener,
-) -> impl FnMut() -> std::pin::Pin<
+/// One connection attempt over the in-memory network.
+type Attempt = Pin<
     Box<
         dyn std::future::Future<
                 Output = Result<
@@ -124,7 +123,9 @@ fn connect_fn(
                 >,
             > + Send,
     >,
-> {
+>;
+
+fn connect_fn(listener: Listener) -> impl FnMut() -> Attempt {
     let url = WsUrl::parse("ws://feed.example/prices").unwrap();
     move || {
         let listener = listener.clone();
