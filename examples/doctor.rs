@@ -243,11 +243,11 @@ async fn examine(url_text: &str, report: &mut Report) {
             );
         }
     };
-    let (host, port) = match &proxy {
-        Some(proxy) => (proxy.host.as_str(), proxy.port),
-        None => (url.host.as_str(), url.port),
+    let (host, port, whose) = match &proxy {
+        Some(proxy) => (proxy.host.as_str(), proxy.port, " (the proxy)"),
+        None => (url.host.as_str(), url.port, ""),
     };
-    let Some(mut tcp) = dns_and_tcp(host, port, report).await else {
+    let Some(mut tcp) = dns_and_tcp(host, port, whose, report).await else {
         return;
     };
     if let Some(proxy) = &proxy {
@@ -275,8 +275,9 @@ async fn examine(url_text: &str, report: &mut Report) {
     ping_and_close(ws, report).await;
 }
 
-/// DNS and TCP to `host:port`: the server's, or the proxy's.
-async fn dns_and_tcp(host: &str, port: u16, report: &mut Report) -> Option<TcpStream> {
+/// DNS and TCP to `host:port`: the server's, or the proxy's (`whose` says
+/// so in the report).
+async fn dns_and_tcp(host: &str, port: u16, whose: &str, report: &mut Report) -> Option<TcpStream> {
     let started = Instant::now();
     let lookup = tokio::time::timeout(STEP_TIMEOUT, tokio::net::lookup_host((host, port))).await;
     let addresses: Vec<SocketAddr> = match lookup {
@@ -301,7 +302,11 @@ async fn dns_and_tcp(host: &str, port: u16, report: &mut Report) -> Option<TcpSt
     let listed: Vec<String> = addresses.iter().map(|a| a.ip().to_string()).collect();
     report.pass(
         "dns",
-        format!("{host} → {} ({})", listed.join(", "), elapsed(started)),
+        format!(
+            "{host}{whose} → {} ({})",
+            listed.join(", "),
+            elapsed(started)
+        ),
     );
 
     let mut failures = Vec::new();
@@ -312,7 +317,7 @@ async fn dns_and_tcp(host: &str, port: u16, report: &mut Report) -> Option<TcpSt
                 let _ = tcp.set_nodelay(true);
                 report.pass(
                     "tcp",
-                    format!("connected to {address} ({})", elapsed(started)),
+                    format!("connected to {address}{whose} ({})", elapsed(started)),
                 );
                 return Some(tcp);
             }
