@@ -5,7 +5,9 @@
 //! cargo run --features tls --example client -- --url wss://localhost:9001/ --ca dev-cert/ca.pem
 //! ```
 //!
-//! `wss://` URLs need the `tls` feature. The server's certificate is verified
+//! `wss://` URLs need the `tls` feature. The proxy comes from the
+//! environment (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`), with
+//! the `tls` feature `https://` proxies too. The server's certificate is verified
 //! against the Mozilla roots and, with `--ca FILE`, the CA certificates in
 //! that PEM file (such as the `gen_cert` example's `ca.pem`).
 //!
@@ -96,7 +98,7 @@ async fn connect(
 ) -> Result<
     (
         ws13::tokio::WebSocketStream<
-            ws13::tls::MaybeTlsStream<tokio::net::TcpStream>,
+            ws13::tls::MaybeTlsStream<ws13::tls::MaybeTlsStream<tokio::net::TcpStream>>,
             ws13::OsMaskKeys,
         >,
         ws13::HandshakeResponse,
@@ -108,7 +110,10 @@ async fn connect(
         tls = tls.ca_file(ca);
     }
     let connector = tls.connector()?;
-    Ok(ws13::tls::connect(url, &ClientOptions::default(), &connector).await?)
+    // The proxy from the environment, `https://` ones included (trusting
+    // the same CAs as for the server).
+    let options = ClientOptions::default();
+    Ok(ws13::tls::connect_with_proxy_tls(url, &options, &connector, &connector).await?)
 }
 
 /// Connects to a `ws://` URL (`wss://` needs the `tls` feature).

@@ -50,8 +50,9 @@ use socks5::Socks5Connect;
 pub enum ProxyScheme {
     /// `http://`: HTTP `CONNECT` over plain TCP.
     Http,
-    /// `https://`: HTTP `CONNECT` over TLS to the proxy itself. Parsed,
-    /// but the drivers refuse it ([`ProxyError::HttpsProxyNeedsTls`]).
+    /// `https://`: HTTP `CONNECT` over TLS to the proxy itself
+    /// (`ws13::tls::connect_with_proxy_tls`; the other connect functions
+    /// refuse it with [`ProxyError::HttpsProxyNeedsTls`]).
     Https,
     /// `socks5://`: SOCKS5, the client resolves the server's name.
     Socks5,
@@ -418,10 +419,10 @@ pub enum ProxyError {
         /// What is wrong with it.
         why: &'static str,
     },
-    /// An `https://` proxy needs TLS to the proxy itself, which the
-    /// drivers do not provide yet.
+    /// An `https://` proxy needs TLS to the proxy itself, with its own
+    /// trust settings: `ws13::tls::connect_with_proxy_tls` does that.
     #[error(
-        "an https:// proxy (TLS to the proxy itself) is not supported yet: use the proxy's plain http:// port (the tunnel still carries wss:// end to end)"
+        "an https:// proxy (TLS to the proxy itself) needs ws13::tls::connect_with_proxy_tls (tokio, feature `tls`), which takes the TLS settings for the proxy; or use the proxy's plain http:// port (the tunnel still carries wss:// end to end)"
     )]
     HttpsProxyNeedsTls,
     /// 407 (or 401, as tinyproxy answers wrong credentials): the proxy

@@ -146,7 +146,7 @@ pub fn is_transient_connect_error(error: &ConnectError) -> bool {
     match error {
         ConnectError::Io(e) => !is_certificate_failure(e),
         ConnectError::Timeout(_) | ConnectError::Disconnected => true,
-        ConnectError::ProxyUnreachable { .. } => true,
+        ConnectError::ProxyUnreachable { source, .. } => !is_certificate_failure(source),
         ConnectError::Proxy { error, .. } => error.is_transient(),
         ConnectError::Handshake(ResponseError::UnexpectedStatus { status, .. }) => {
             (500..600).contains(status)
@@ -364,6 +364,32 @@ mod tests {
         }
         assert!(is_transient_close(&PeerClose::NoFrame));
         assert!(!is_transient_close(&PeerClose::FrameWithoutCode));
+    }
+
+    #[cfg(feature = "tls")]
+    #[test]
+    fn a_refused_certificate_is_permanent_for_the_server_and_the_proxy() {
+        let certificate = || {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
+            )
+        };
+        assert!(!is_transient_connect_error(
+            &ConnectError::Io(certificate())
+        ));
+        assert!(!is_transient_connect_error(
+            &ConnectError::ProxyUnreachable {
+                proxy: "https://p:443".into(),
+                source: certificate(),
+            }
+        ));
+        assert!(is_transient_connect_error(
+            &ConnectError::ProxyUnreachable {
+                proxy: "https://p:443".into(),
+                source: std::io::ErrorKind::ConnectionRefused.into(),
+            }
+        ));
     }
 
     #[test]

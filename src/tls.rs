@@ -9,6 +9,7 @@
 //! |---|---|
 //! | [`TlsOptions`] → [`TlsConnector`] | which certificate authorities a client trusts |
 //! | [`connect`] | a client for `ws://` and `wss://` URLs alike |
+//! | [`connect_with_proxy_tls`], [`proxy_transport`] | the same through `https://` proxies (TLS to the proxy) as well |
 //! | [`TlsAcceptor`] | a server: PEM certificate chain and key → `wss://` |
 //! | [`MaybeTlsStream`] | plain TCP or TLS: what [`connect`] returns, what a server serving both can use |
 //! | [`failure_hint`] | the likely fix for a failed TLS handshake |
@@ -238,6 +239,79 @@ pub async fn connect(
         MaybeTlsStream::Plain(tcp)
     };
     crate::tokio::client(stream, &url, options).await
+}
+
+/// Connects like [`connect`], and through `https://` proxies too: TLS to
+/// the proxy itself, verified with `proxy_connector` (a proxy's certificate
+/// is often signed by a company CA the servers' are not), then `CONNECT`
+/// inside it. For `wss://` the WebSocket's own TLS (verified with
+/// `connector`) runs inside the tunnel, so the stream is TLS in TLS.
+pub async fn connect_with_proxy_tls(
+    url: &str,
+    options: &ClientOptions,
+    connector: &TlsConnector,
+    proxy_connector: &TlsConnector,
+) -> Result<
+    (
+        WebSocketStream<MaybeTlsStream<MaybeTlsStream<TcpStream>>, OsMaskKeys>,
+        HandshakeResponse,
+    ),
+    ConnectError,
+> {
+    let url = WsUrl::parse(url)?;
+    let transport = proxy_transport(&url, options, proxy_connector).await?;
+    let stream = if url.secure {
+        let tls = tokio::time::timeout(
+            options.handshake_timeout,
+            connector.handshake(&url.host, transport),
+        )
+        .await
+        .map_err(|_| ConnectError::Timeout(options.handshake_timeout))??;
+        MaybeTlsStream::from(tls)
+    } else {
+        MaybeTlsStream::Plain(transport)
+    };
+    crate::tokio::client(stream, &url, options).await
+}
+
+/// The transport a client for `url` runs its (TLS and) WebSocket handshake
+/// over: TCP to the server, TCP through the proxy [`ClientOptions::proxy`]
+/// chooses, or for an `https://` proxy TLS to the proxy (verified with
+/// `proxy_connector`) with the tunnel open inside it.
+pub async fn proxy_transport(
+    url: &WsUrl,
+    options: &ClientOptions,
+    proxy_connector: &TlsConnector,
+) -> Result<MaybeTlsStream<TcpStream>, ConnectError> {
+    let proxy = options
+        .proxy
+        .resolve(url.secure, &url.host)
+        .map_err(ConnectError::ProxySetting)?;
+    let proxy = match proxy {
+        Some(proxy) if proxy.scheme == crate::proxy::ProxyScheme::Https => proxy,
+        other => {
+            let tcp = crate::tokio::connect_tcp_via(url, options, other.as_ref()).await?;
+            return Ok(MaybeTlsStream::Plain(tcp));
+        }
+    };
+    let timeout = options.handshake_timeout;
+    let tcp = crate::tokio::connect_to_proxy(&proxy).await?;
+    let tls = tokio::time::timeout(timeout, proxy_connector.handshake(&proxy.host, tcp))
+        .await
+        .map_err(|_| ConnectError::Timeout(timeout))?
+        .map_err(|source| ConnectError::ProxyUnreachable {
+            proxy: proxy.to_string(),
+            source,
+        })?;
+    let mut stream = MaybeTlsStream::from(tls);
+    let target = crate::proxy::ProxyTarget::name(url.host.clone(), url.port);
+    tokio::time::timeout(
+        timeout,
+        crate::tokio::proxy_tunnel(&mut stream, &proxy, target),
+    )
+    .await
+    .map_err(|_| ConnectError::Timeout(timeout))??;
+    Ok(stream)
 }
 
 /// A server's TLS configuration (certificate chain and private key), cheap

@@ -68,6 +68,8 @@ mod reconnecting;
 pub use reconnecting::{ConnectFuture, Reconnecting, reconnecting};
 mod tunnel;
 pub use tunnel::{connect_tcp, proxy_target, proxy_tunnel};
+#[cfg(feature = "tls")]
+pub(crate) use tunnel::{connect_tcp_via, connect_to_proxy};
 
 /// The current time on tokio's clock (virtual when the runtime's time is
 /// paused), as the socket takes it.

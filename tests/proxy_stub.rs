@@ -345,3 +345,140 @@ async fn an_unreachable_proxy_is_named() {
     )
     .await;
 }
+
+/// `https://` proxies: TLS to the proxy itself, then CONNECT inside it.
+#[cfg(feature = "tls")]
+mod https_proxy {
+    use super::*;
+    use ws13::tls::{TlsAcceptor, TlsConnector, TlsOptions};
+
+    /// A development CA and a certificate for localhost and 127.0.0.1.
+    fn certificates() -> (TlsAcceptor, TlsConnector) {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+        let dir = std::env::temp_dir().join(format!("ws13-proxy-stub-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        let ca_key = KeyPair::generate().unwrap();
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+        let cert = CertificateParams::new(names)
+            .unwrap()
+            .signed_by(&key, &ca, &ca_key)
+            .unwrap();
+        std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+        std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
+        std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
+        let acceptor =
+            TlsAcceptor::from_pem_files(dir.join("cert.pem"), dir.join("key.pem")).unwrap();
+        let connector = TlsOptions::default()
+            .ca_file(dir.join("ca.pem"))
+            .connector()
+            .unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        (acceptor, connector)
+    }
+
+    /// An HTTP proxy behind TLS that tunnels every CONNECT.
+    async fn tls_proxy(acceptor: TlsAcceptor) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut client) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let mut head = Vec::new();
+                    while !head.ends_with(b"\r\n\r\n") {
+                        let mut byte = [0u8; 1];
+                        if client.read(&mut byte).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        head.push(byte[0]);
+                    }
+                    let head = String::from_utf8(head).unwrap();
+                    let target = head.split(' ').nth(1).unwrap().to_owned();
+                    client
+                        .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                        .await
+                        .unwrap();
+                    let mut server = TcpStream::connect(target).await.unwrap();
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                });
+            }
+        });
+        addr
+    }
+
+    /// A `wss://` echo server.
+    async fn wss_echo(acceptor: TlsAcceptor) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    if let Ok(ws13::tokio::Accepted::WebSocket(mut ws, _)) =
+                        ws13::tokio::accept(tls, &ServerOptions::default()).await
+                    {
+                        while let Some(Ok(message)) = ws.next().await {
+                            if message.is_data() && ws.send(message).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn ws_and_wss_through_an_https_proxy() {
+        let (acceptor, connector) = certificates();
+        let proxy = tls_proxy(acceptor.clone()).await;
+        let wss = wss_echo(acceptor).await;
+        let ws = echo_server().await;
+        let options = through(&format!("https://localhost:{}", proxy.port()));
+        for url in [
+            format!("wss://localhost:{}/", wss.port()),
+            format!("ws://localhost:{}/", ws.port()),
+        ] {
+            let (mut socket, _) =
+                ws13::tls::connect_with_proxy_tls(&url, &options, &connector, &connector)
+                    .await
+                    .unwrap_or_else(|e| panic!("{url}: {e}"));
+            socket.send(Message::text("tls in tls")).await.unwrap();
+            assert_eq!(
+                socket.next().await.unwrap().unwrap(),
+                Message::text("tls in tls")
+            );
+        }
+        // The other connect functions name what to use instead.
+        let url = format!("wss://localhost:{}/", wss.port());
+        let e = proxy_error(
+            ws13::tls::connect(&url, &options, &connector)
+                .await
+                .map(|_| ()),
+        );
+        assert!(matches!(e, ProxyError::HttpsProxyNeedsTls), "{e}");
+        // A proxy certificate the client does not trust is named as the proxy's.
+        let untrusting = TlsOptions::default().connector().unwrap();
+        match ws13::tls::connect_with_proxy_tls(&url, &options, &connector, &untrusting).await {
+            Err(ConnectError::ProxyUnreachable {
+                proxy: named,
+                source,
+            }) => {
+                assert_eq!(named, format!("https://localhost:{}", proxy.port()));
+                assert!(ws13::tls::failure_hint(&source).is_some(), "{source}");
+            }
+            other => panic!("{:?}", other.map(|_| ())),
+        }
+    }
+}

@@ -16,13 +16,23 @@ const PROXY_READ_CHUNK: usize = 1024;
 /// (within [`ClientOptions::handshake_timeout`]). Run TLS (for `wss://`) and
 /// the WebSocket handshake ([`super::client`]) over it.
 ///
-/// An `https://` proxy needs TLS to the proxy: `ws13::tls::connect` (feature
-/// `tls`) does that; here it is an error.
+/// An `https://` proxy needs TLS to the proxy:
+/// `ws13::tls::connect_with_proxy_tls` (feature `tls`) does that; here it
+/// is an error.
 pub async fn connect_tcp(url: &WsUrl, options: &ClientOptions) -> Result<TcpStream, ConnectError> {
     let proxy = options
         .proxy
         .resolve(url.secure, &url.host)
         .map_err(ConnectError::ProxySetting)?;
+    connect_tcp_via(url, options, proxy.as_ref()).await
+}
+
+/// [`connect_tcp`] with the proxy already chosen.
+pub(crate) async fn connect_tcp_via(
+    url: &WsUrl,
+    options: &ClientOptions,
+    proxy: Option<&ProxyUrl>,
+) -> Result<TcpStream, ConnectError> {
     let Some(proxy) = proxy else {
         let tcp = TcpStream::connect((url.host.as_str(), url.port)).await?;
         tcp.set_nodelay(true)?;
@@ -34,17 +44,17 @@ pub async fn connect_tcp(url: &WsUrl, options: &ClientOptions) -> Result<TcpStre
             error: ProxyError::HttpsProxyNeedsTls,
         });
     }
-    let mut tcp = connect_to_proxy(&proxy).await?;
-    let target = proxy_target(&proxy, url).await?;
+    let mut tcp = connect_to_proxy(proxy).await?;
+    let target = proxy_target(proxy, url).await?;
     let timeout = options.handshake_timeout;
-    tokio::time::timeout(timeout, proxy_tunnel(&mut tcp, &proxy, target))
+    tokio::time::timeout(timeout, proxy_tunnel(&mut tcp, proxy, target))
         .await
         .map_err(|_| ConnectError::Timeout(timeout))??;
     Ok(tcp)
 }
 
 /// TCP to the proxy itself (`TCP_NODELAY` set).
-async fn connect_to_proxy(proxy: &ProxyUrl) -> Result<TcpStream, ConnectError> {
+pub(crate) async fn connect_to_proxy(proxy: &ProxyUrl) -> Result<TcpStream, ConnectError> {
     let unreachable = |source| ConnectError::ProxyUnreachable {
         proxy: proxy.to_string(),
         source,
