@@ -4,6 +4,7 @@
 #   - tinyproxy: open, `ConnectPort 443` (refuses the server's port), `BasicAuth`
 #   - dante-server (danted): SOCKS5 without authentication, socks5:// and socks5h://
 #   - microsocks: SOCKS5 without and with a user name and password
+#   - stunnel4 in front of tinyproxy: an https:// proxy (TLS to the proxy)
 # ws:// and wss:// with the tokio client, ws:// with the blocking client, the
 # refusals in words, NO_PROXY and ALL_PROXY through the `client` example, and
 # the doctor through the refusing proxy. Installs what is missing with apt-get.
@@ -17,6 +18,7 @@ missing=()
 command -v tinyproxy >/dev/null || missing+=(tinyproxy)
 [ -x /usr/sbin/danted ] || command -v danted >/dev/null || missing+=(dante-server)
 command -v microsocks >/dev/null || missing+=(microsocks)
+command -v stunnel4 >/dev/null || missing+=(stunnel4)
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "apt-get install ${missing[*]}"
     apt-get update -qq

@@ -1,11 +1,12 @@
 //! The clients and the doctor through real proxies from Debian's packages:
-//! tinyproxy (open; `ConnectPort 443`, refusing the server's port; `BasicAuth`),
-//! dante-server (SOCKS5 without authentication) and microsocks (without and
-//! with a password), for `ws://` and `wss://`, the tokio and the blocking
-//! client, the `NO_PROXY` bypass, and the doctor through the refusing proxy.
+//! tinyproxy (open; `ConnectPort 443`, refusing the server's port; `BasicAuth`;
+//! behind stunnel4 as an `https://` proxy), dante-server (SOCKS5 without
+//! authentication) and microsocks (without and with a password), for `ws://`
+//! and `wss://`, the tokio and the blocking client, the `NO_PROXY` bypass,
+//! and the doctor through the refusing proxy.
 //!
-//! Needs `tinyproxy`, `danted` and `microsocks` (`e2e/proxies.sh` installs
-//! them), so every test is `#[ignore]`d; run them with
+//! Needs `tinyproxy`, `danted`, `microsocks` and `stunnel4` (`e2e/proxies.sh`
+//! installs them), so every test is `#[ignore]`d; run them with
 //! `cargo test --all-features --test e2e_proxies -- --ignored --nocapture`.
 //! Every proxy listens on a loopback port picked at random.
 #![cfg(feature = "tls")]
@@ -123,6 +124,24 @@ fn microsocks(credentials: Option<(&str, &str)>) -> (Running, u16) {
     if let Some((user, password)) = credentials {
         command.args(["-u", user, "-P", password]);
     }
+    (start(command, port), port)
+}
+
+/// stunnel4 serving TLS (the certificate in `dir`) in front of `backend`.
+fn stunnel(dir: &Path, backend: u16) -> (Running, u16) {
+    let port = free_port();
+    let conf = dir.join("stunnel.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "foreground = yes\npid =\n[https-proxy]\naccept = 127.0.0.1:{port}\nconnect = 127.0.0.1:{backend}\ncert = {cert}\nkey = {key}\n",
+            cert = dir.join("cert.pem").display(),
+            key = dir.join("key.pem").display()
+        ),
+    )
+    .unwrap();
+    let mut command = Command::new(program("stunnel4"));
+    command.arg(conf);
     (start(command, port), port)
 }
 
@@ -282,6 +301,33 @@ async fn real_proxies() {
         println!("{name:<28} {ws_url:<28} blocking: echoed");
     }
 
+    // An https:// proxy: tinyproxy behind stunnel4 (TLS to the proxy,
+    // then CONNECT inside; wss:// is TLS in TLS).
+    let (_stunnel, https_port) = stunnel(&dir, open);
+    let https_proxy = format!("https://localhost:{https_port}");
+    for url in [&ws_url, &wss_url] {
+        let (mut ws, _) =
+            ws13::tls::connect_with_proxy_tls(url, &through(&https_proxy), &connector, &connector)
+                .await
+                .unwrap_or_else(|e| panic!("{https_proxy} {url}: {e}"));
+        ws.send(Message::text("tls in tls")).await.unwrap();
+        assert_eq!(
+            ws.next().await.unwrap().unwrap(),
+            Message::text("tls in tls")
+        );
+        ws.close().await.unwrap();
+        println!(
+            "{:<28} {url:<28} tokio: echoed",
+            "stunnel4+tinyproxy, https"
+        );
+    }
+    let error = proxy_error(echo_through(&wss_url, &https_proxy, &connector).await);
+    println!(
+        "{:<28} {wss_url:<28} tls::connect: {error}",
+        "stunnel4+tinyproxy, https"
+    );
+    assert!(matches!(error, ProxyError::HttpsProxyNeedsTls), "{error:?}");
+
     // Every variant that must refuse, with the cause named.
     let refusals = [
         (
@@ -391,13 +437,20 @@ async fn real_proxies() {
     .unwrap();
     ws.close().await.unwrap();
 
-    environment_and_doctor(&ws_url, &wss_url, refusing, open, &dir);
+    environment_and_doctor(&ws_url, &wss_url, refusing, open, https_port, &dir);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The `client` and `doctor` examples take the proxy from the environment:
 /// the refusing proxy refuses, `NO_PROXY` bypasses it, `ALL_PROXY` works.
-fn environment_and_doctor(ws_url: &str, wss_url: &str, refusing: u16, open: u16, dir: &Path) {
+fn environment_and_doctor(
+    ws_url: &str,
+    wss_url: &str,
+    refusing: u16,
+    open: u16,
+    https: u16,
+    dir: &Path,
+) {
     let doctor = example_binary("doctor");
     let client = example_binary("client");
     let refusing = format!("http://127.0.0.1:{refusing}");
@@ -460,6 +513,10 @@ fn environment_and_doctor(ws_url: &str, wss_url: &str, refusing: u16, open: u16,
         ),
         (
             vec![("ALL_PROXY", format!("http://127.0.0.1:{open}"))],
+            true,
+        ),
+        (
+            vec![("HTTPS_PROXY", format!("https://localhost:{https}"))],
             true,
         ),
     ] {
