@@ -8,6 +8,7 @@
 use axum::Router;
 use axum::response::Response;
 use axum::routing::any;
+use axum::serve::ListenerExt;
 use futures_util::{SinkExt, StreamExt, TryStreamExt, future};
 use tokio::net::TcpListener;
 
@@ -26,7 +27,10 @@ async fn serve() -> std::io::Result<()> {
     };
     let listener = TcpListener::bind(ws13_benches::flag_addr("127.0.0.1:9211")).await?;
     println!("echo_axum listening on {}", listener.local_addr()?);
-    axum::serve(listener, app).tcp_nodelay(true).await
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, app).await
 }
 
 /// ws13's extractor; the echo loop of ws13's `async_echo`.
