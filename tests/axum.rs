@@ -383,3 +383,127 @@ async fn an_http2_connect_with_http1_headers_is_refused_by_name() {
     );
     assert!(arrivals.lock().unwrap().is_empty());
 }
+
+/// TLS with ALPN `h2`: hyper's HTTP/2 client over rustls against the axum
+/// app behind ws13's `TlsAcceptor` (ALPN `h2`, `http/1.1`), as a browser
+/// reaches a `wss://` endpoint.
+#[cfg(feature = "tls")]
+mod tls_h2 {
+    use std::sync::Arc;
+
+    use hyper_util::server::conn::auto::Builder;
+    use hyper_util::service::TowerToHyperService;
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    use ws13::tls::rustls;
+    use ws13::tls::rustls::pki_types::ServerName;
+    use ws13::tls::{TlsAcceptor, tokio_rustls};
+
+    use super::*;
+
+    /// A CA and a certificate for 127.0.0.1 signed by it, as PEM files in
+    /// a fresh directory; returns the directory and the CA's DER.
+    fn certificate() -> (
+        std::path::PathBuf,
+        rustls::pki_types::CertificateDer<'static>,
+    ) {
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        let ca_key = KeyPair::generate().unwrap();
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let server_key = KeyPair::generate().unwrap();
+        let server = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+            .unwrap()
+            .signed_by(&server_key, &ca, &ca_key)
+            .unwrap();
+        let dir = std::env::temp_dir().join(format!(
+            "ws13-axum-tls-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("cert.pem"), server.pem()).unwrap();
+        std::fs::write(dir.join("key.pem"), server_key.serialize_pem()).unwrap();
+        (dir, ca.der().clone())
+    }
+
+    #[tokio::test]
+    async fn websockets_over_tls_with_alpn_h2_arrive_as_extended_connects() {
+        let (dir, ca) = certificate();
+        let acceptor = TlsAcceptor::from_pem_files_with_alpn(
+            dir.join("cert.pem"),
+            dir.join("key.pem"),
+            &[b"h2", b"http/1.1"],
+        )
+        .unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+
+        let arrivals = Arrivals::default();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = app(arrivals.clone());
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let (acceptor, router) = (acceptor.clone(), router.clone());
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let mut builder = Builder::new(TokioExecutor::new());
+                    builder.http2().enable_connect_protocol();
+                    let _ = builder
+                        .serve_connection_with_upgrades(
+                            TokioIo::new(tls),
+                            TowerToHyperService::new(router),
+                        )
+                        .await;
+                });
+            }
+        });
+
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(ca).unwrap();
+        let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let tls = bounded(connector.connect(ServerName::try_from("127.0.0.1").unwrap(), tcp))
+            .await
+            .unwrap();
+        assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+
+        let (mut send, connection) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
+                .await
+                .unwrap();
+        tokio::spawn(connection);
+        let health = http::Request::get(format!("https://{addr}/health"))
+            .body(Empty::new())
+            .unwrap();
+        assert_eq!(
+            bounded(send.send_request(health)).await.unwrap().status(),
+            200
+        );
+        let mut first = h2_websocket(&mut send, addr, "/ws").await;
+        let mut second = h2_websocket(&mut send, addr, "/ws").await;
+        for ws in [&mut first, &mut second] {
+            let message = Message::binary(vec![42u8; 20_000]);
+            bounded(ws.send(message.clone())).await.unwrap();
+            assert_eq!(bounded(ws.next()).await.unwrap().unwrap(), message);
+        }
+        bounded(first.close()).await.unwrap();
+        bounded(second.send(Message::text("still here")))
+            .await
+            .unwrap();
+        assert_eq!(
+            bounded(second.next()).await.unwrap().unwrap(),
+            Message::text("still here")
+        );
+        assert_eq!(*arrivals.lock().unwrap(), [HttpVersion::Http2; 2]);
+    }
+}
