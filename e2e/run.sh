@@ -3,6 +3,7 @@
 #   - nginx in front of async_echo (tests/e2e_nginx.rs, #[ignore]d in plain `cargo test`)
 #   - Debian's Chromium driven by playwright-core (e2e/browser.test.mjs): ws:// and wss://
 #     echoes, a 101 with two Connection lines, two chat tabs (screenshot)
+#   - Chromium over HTTP/2 against the axum example (e2e/h2.sh): wss:// as an RFC 8441 CONNECT
 # Installs what it needs (apt: chromium, nginx, nodejs/npm; npm ci from the lock file).
 # WS13_SCREENSHOT=docs/chat.png regenerates the README's screenshot.
 set -euo pipefail

@@ -8,8 +8,8 @@
 //!
 //! | module | what it does |
 //! |---|---|
-//! | [`request`] | server: read a request incrementally and classify it (plain HTTP, valid WebSocket, broken WebSocket) |
-//! | [`response`] | server: write the 101, or the 400/403/426 that explains a refusal |
+//! | [`request`] | server: read a request incrementally, or take one parsed elsewhere (HTTP/1.1, or an HTTP/2 extended CONNECT), and classify it (plain HTTP, valid WebSocket, broken WebSocket) |
+//! | [`response`] | server: write the 101 (or HTTP/2's 200), or the 400/403/426 that explains a refusal, as bytes or as status, header pairs and body |
 //! | [`client`] | client: build the request, then read and validate the response |
 //! | [`accept`] | `Sec-WebSocket-Key` and `Sec-WebSocket-Accept` |
 //! | [`headers`] | token lists, header-name and header-value rules, the `Connection` policy |

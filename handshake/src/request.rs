@@ -1,7 +1,11 @@
 //! Server side: reading a handshake request and classifying it.
 //!
 //! 1. [`RequestReader::read`] is fed the bytes received so far until it
-//!    returns [`Status::Complete`] with an [`HttpRequest`].
+//!    returns [`Status::Complete`] with an [`HttpRequest`]; or an HTTP
+//!    library that parsed the request already hands it over as parts:
+//!    [`HttpRequest::http1`], [`HttpRequest::http2`] (an RFC 8441 extended
+//!    CONNECT), or `HttpRequest::from_http` (feature `http`). Either way
+//!    the same rules below apply, with the same errors.
 //! 2. [`HttpRequest::classify`] sorts it into [`Incoming::PlainHttp`] (no
 //!    sign of WebSocket at all: serve it as ordinary HTTP),
 //!    [`Incoming::WebSocket`] (a valid handshake), or a [`RequestError`]
