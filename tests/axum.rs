@@ -507,3 +507,85 @@ mod tls_h2 {
         assert_eq!(*arrivals.lock().unwrap(), [HttpVersion::Http2; 2]);
     }
 }
+
+/// A masked client frame (mask key fixed; tests only).
+fn masked_frame(opcode: u8, payload: &[u8]) -> Bytes {
+    assert!(payload.len() < 126);
+    let mask = [0x5a, 0x17, 0xc3, 0x08];
+    let mut frame = vec![0x80 | opcode, 0x80 | payload.len() as u8];
+    frame.extend_from_slice(&mask);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    Bytes::from(frame)
+}
+
+/// Reads DATA from `body` until `expected.len()` bytes arrived, releasing
+/// flow-control capacity as it goes.
+async fn read_exactly(body: &mut h2::RecvStream, expected: &[u8]) {
+    let mut got = Vec::new();
+    while got.len() < expected.len() {
+        let chunk = bounded(body.data())
+            .await
+            .expect("the stream is still open")
+            .unwrap();
+        body.flow_control().release_capacity(chunk.len()).unwrap();
+        got.extend_from_slice(&chunk);
+    }
+    assert_eq!(got, expected);
+}
+
+#[tokio::test]
+async fn the_h2_crates_own_extended_connect_client_talks_to_the_ws13_server() {
+    let (addr, arrivals) = serve().await;
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(connection);
+    let mut client = bounded(client.ready()).await.unwrap();
+    // The server's SETTINGS must advertise SETTINGS_ENABLE_CONNECT_PROTOCOL.
+    let mut waited = 0;
+    while !client.is_extended_connect_protocol_enabled() {
+        assert!(
+            waited < 500,
+            "no SETTINGS_ENABLE_CONNECT_PROTOCOL within 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        waited += 1;
+    }
+    let request = http::Request::builder()
+        .method(http::Method::CONNECT)
+        .uri(format!("http://{addr}/ws"))
+        .extension(h2::ext::Protocol::from("websocket"))
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-protocol", "chat")
+        .body(())
+        .unwrap();
+    let (response, mut send) = client.send_request(request, false).unwrap();
+    let response = bounded(response).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["sec-websocket-protocol"], "chat");
+    let mut body = response.into_body();
+
+    // Raw WebSocket frames as DATA: a masked text frame is echoed unmasked.
+    send.send_data(masked_frame(0x1, b"hello over h2"), false)
+        .unwrap();
+    let mut echo = vec![0x81, 13];
+    echo.extend_from_slice(b"hello over h2");
+    read_exactly(&mut body, &echo).await;
+    // A ping is answered with a pong carrying its payload.
+    send.send_data(masked_frame(0x9, b"p"), false).unwrap();
+    read_exactly(&mut body, &[0x8a, 1, b'p']).await;
+    // Close 1000: the server answers with its close frame and ends the stream.
+    send.send_data(masked_frame(0x8, &1000u16.to_be_bytes()), false)
+        .unwrap();
+    read_exactly(&mut body, &[0x88, 2, 0x03, 0xe8]).await;
+    // hyper ends the stream with an empty DATA frame carrying END_STREAM.
+    let mut after = bounded(body.data()).await;
+    for _ in 0..4 {
+        match &after {
+            Some(Ok(chunk)) if chunk.is_empty() => after = bounded(body.data()).await,
+            _ => break,
+        }
+    }
+    assert!(after.is_none(), "after the close handshake: {after:?}");
+    assert!(body.is_end_stream());
+    assert_eq!(*arrivals.lock().unwrap(), [HttpVersion::Http2]);
+}
