@@ -89,8 +89,13 @@ def stop_servers(procs):
             p.kill()
 
 
+# Extra load-client flags by server port (benches/echo_axum.py: --h2).
+LOAD_FLAGS = {}
+
+
 def load(port, pid, size, conns, inflight, secs, warmup, idle=0):
     cmd = [os.path.join(REL, "echo_load"), "--addr", f"127.0.0.1:{port}", "--pid", str(pid)]
+    cmd += LOAD_FLAGS.get(port, [])
     if idle:
         cmd += ["--idle", str(idle)]
     else:

@@ -3,6 +3,8 @@
 #   - nginx in front of async_echo (tests/e2e_nginx.rs, #[ignore]d in plain `cargo test`)
 #   - Debian's Chromium driven by playwright-core (e2e/browser.test.mjs): ws:// and wss://
 #     echoes, a 101 with two Connection lines, two chat tabs (screenshot)
+#   - Chromium over HTTP/2 against the axum example (e2e/h2.sh): wss:// as an RFC 8441 CONNECT
+#   - HTTP and SOCKS5 proxies from Debian (e2e/proxies.sh): tinyproxy, dante, microsocks, stunnel4
 # Installs what it needs (apt: chromium, nginx, nodejs/npm; npm ci from the lock file).
 # WS13_SCREENSHOT=docs/chat.png regenerates the README's screenshot.
 set -euo pipefail
@@ -39,7 +41,11 @@ WS13_EXAMPLES="$target/debug/examples" WS13_CERT_DIR="$work/cert" \
     WS13_SCREENSHOT="${WS13_SCREENSHOT:-$work/chat.png}" \
     timeout 180 node --test --test-timeout=120000 e2e/browser.test.mjs
 
-e2e/proxies.sh
+step "Chromium over HTTP/2 against the axum example: e2e/h2.sh"
+timeout 600 e2e/h2.sh
+
+step "HTTP and SOCKS5 proxies: e2e/proxies.sh"
+timeout 600 e2e/proxies.sh
 
 step "done"
-echo "e2e: nginx and Chromium tests passed in $((SECONDS - e2e_start))s"
+echo "e2e: nginx, Chromium and proxy tests passed in $((SECONDS - e2e_start))s"

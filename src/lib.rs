@@ -11,6 +11,8 @@
 //! | [`socket`] | the sans-I/O WebSocket between bytes and messages: buffers, assembly, compression, timers; drivers are reads, writes and sleeps around it |
 //! | [`blocking`] | the driver over `std::io::Read + Write` |
 //! | `tokio` (feature `tokio`) | the driver over tokio's `AsyncRead + AsyncWrite`, as a `Stream` + `Sink` |
+//! | `hyper` (feature `hyper`) | WebSockets in hyper 1 services: HTTP/1.1 upgrade and HTTP/2 extended CONNECT |
+//! | `axum` (feature `axum`) | an axum 0.8 extractor, `WebSocketUpgrade` |
 //! | `tls` (feature `tls`) | `wss://` for the tokio driver: verified client connections, a PEM-configured acceptor |
 //! | [`proxy`] | HTTP CONNECT and SOCKS5 tunnels (sans I/O), proxy URLs, the environment's proxy settings |
 //! | [`reconnect`] | backoff with full jitter and which failures to retry (sans I/O; `ws13::tokio::Reconnecting` runs it) |
@@ -25,9 +27,13 @@
 pub use ws13_codec as codec;
 pub use ws13_handshake as handshake;
 
+#[cfg(feature = "axum")]
+pub mod axum;
 pub mod blocking;
 mod client;
 mod error;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 mod mask_keys;
 mod message;
 mod out_queue;

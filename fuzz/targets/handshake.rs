@@ -4,7 +4,9 @@
 //!   piece sizes; the rest is a request fed to `RequestReader::read` whole and
 //!   in pieces (same result either way, and again after completion), then
 //!   classified; `problems` agrees with `classify`; the 101 or refusal built
-//!   for it is a well-formed head.
+//!   for it is a well-formed head. Handed over as parsed parts
+//!   (`HttpRequest::http1`) it has the same problems; as an HTTP/2 extended
+//!   CONNECT with the same fields it is classified without panicking.
 //! * `handshake_response`: byte 0 picks what the client offered and its
 //!   configuration, byte 1 the piece sizes; the rest is a response fed to
 //!   `ClientHandshake::read_response` whole and in pieces (same result);
@@ -18,8 +20,8 @@
 use arbitrary::{Arbitrary, Unstructured};
 use ws13_handshake::extensions::parse_extensions;
 use ws13_handshake::{
-    ClientConfig, ClientHandshake, ClientRequest, ConnectionPolicy, Incoming, Limits, OriginPolicy,
-    RequestReader, ResponseError, ServerConfig, Status, response,
+    ClientConfig, ClientHandshake, ClientRequest, ConnectionPolicy, Http2Pseudo, HttpRequest,
+    Incoming, Limits, OriginPolicy, RequestReader, ResponseError, ServerConfig, Status, response,
 };
 
 use super::common::Pieces;
@@ -137,6 +139,56 @@ pub fn handshake_request(data: &[u8]) {
     assert!(request.head_len() <= buf.len());
     let problems = request.problems(&config);
     let attempt = request.is_websocket_attempt();
+    // The same request handed over as parsed parts goes through the same
+    // rules: the same problems, and the same classification error.
+    let parts = HttpRequest::http1(
+        request.method(),
+        request.path(),
+        request.http_minor_version(),
+        request.headers().to_vec(),
+    );
+    assert_eq!(
+        parts.problems(&config),
+        problems,
+        "parts and bytes disagree"
+    );
+    assert_eq!(
+        parts.clone().classify(&config).err(),
+        request.clone().classify(&config).err(),
+        "parts and bytes classify differently"
+    );
+    // As an HTTP/2 extended CONNECT with the same header fields, the rules
+    // hold without panicking, and a request they accept is answered with
+    // 200 and no accept key.
+    let h2 = HttpRequest::http2(
+        Http2Pseudo {
+            method: request.method(),
+            scheme: Some("https"),
+            authority: request
+                .header("Host")
+                .and_then(|host| core::str::from_utf8(host).ok()),
+            path: Some(request.path()).filter(|path| !path.is_empty()),
+            protocol: Some("websocket"),
+        },
+        request.headers().to_vec(),
+    );
+    let h2_problems = h2.problems(&config);
+    match h2.classify(&config) {
+        Ok(Incoming::WebSocket(ws)) => {
+            assert!(h2_problems.is_empty());
+            assert_eq!(ws.key(), None);
+            let accept = ws.accept();
+            assert_eq!(accept.status(), 200);
+            assert!(
+                accept
+                    .headers()
+                    .iter()
+                    .all(|(name, _)| !name.eq_ignore_ascii_case("Sec-WebSocket-Accept"))
+            );
+        }
+        Ok(Incoming::PlainHttp(_)) => unreachable!("a :protocol of websocket is an attempt"),
+        Err(refusal) => assert_eq!(h2_problems.first(), Some(&refusal)),
+    }
     match request.clone().classify(&config) {
         Ok(Incoming::PlainHttp(plain)) => {
             assert!(!attempt, "a WebSocket attempt served as plain HTTP");
@@ -166,7 +218,10 @@ pub fn handshake_request(data: &[u8]) {
                 .filter(|(n, _)| n == "Sec-WebSocket-Accept")
                 .collect();
             assert_eq!(accepts.len(), 1);
-            assert_eq!(accepts[0].1, ws.accept_key().as_str());
+            assert_eq!(
+                accepts[0].1,
+                ws.accept_key().expect("HTTP/1.1 has a key").as_str()
+            );
         }
         Err(refusal) => {
             assert!(attempt, "plain HTTP refused: {refusal}");
@@ -417,7 +472,7 @@ pub fn handshake_structured(data: &[u8]) {
     assert_eq!(ws.path(), path);
     assert_eq!(ws.host(), host);
     assert_eq!(ws.origin(), origin.map(trim));
-    assert_eq!(ws.key(), handshake.key().as_str());
+    assert_eq!(ws.key(), Some(handshake.key().as_str()));
     assert_eq!(ws.protocols(), &protocols[..]);
     let offered: Vec<_> = ws.extensions().iter().map(|e| e.name.to_owned()).collect();
     assert_eq!(offered, extension_names);

@@ -8,8 +8,8 @@
 //!
 //! | module | what it does |
 //! |---|---|
-//! | [`request`] | server: read a request incrementally and classify it (plain HTTP, valid WebSocket, broken WebSocket) |
-//! | [`response`] | server: write the 101, or the 400/403/426 that explains a refusal |
+//! | [`request`] | server: read a request incrementally, or take one parsed elsewhere (HTTP/1.1, or an HTTP/2 extended CONNECT), and classify it (plain HTTP, valid WebSocket, broken WebSocket) |
+//! | [`response`] | server: write the 101 (or HTTP/2's 200), or the 400/403/426 that explains a refusal, as bytes or as status, header pairs and body |
 //! | [`client`] | client: build the request, then read and validate the response |
 //! | [`accept`] | `Sec-WebSocket-Key` and `Sec-WebSocket-Accept` |
 //! | [`headers`] | token lists, header-name and header-value rules, the `Connection` policy |
@@ -19,6 +19,7 @@
 //! | [`origin`] | the `Origin` allow-list |
 //! | [`diagnostics`] | every problem of a message, with codes and hints |
 //! | [`error`] | the error types |
+//! | `http_types` (feature `http`) | server: classify `http::request::Parts`, answer with `http::Response` |
 //! | [`head`] | shared pieces: [`Status`], [`Limits`], [`Header`] |
 //!
 //! # Server
@@ -98,6 +99,8 @@ pub mod error;
 pub mod extensions;
 pub mod head;
 pub mod headers;
+#[cfg(feature = "http")]
+pub mod http_types;
 pub mod origin;
 pub mod permessage_deflate;
 pub mod request;
@@ -112,6 +115,8 @@ pub use extensions::{Extension, ExtensionParam};
 pub use head::{Header, Limits, Status};
 pub use headers::ConnectionPolicy;
 pub use origin::OriginPolicy;
-pub use request::{HttpRequest, Incoming, RequestReader, ServerConfig, WebSocketRequest};
-pub use response::SwitchingProtocols;
+pub use request::{
+    Http2Pseudo, HttpRequest, HttpVersion, Incoming, RequestReader, ServerConfig, WebSocketRequest,
+};
+pub use response::{SwitchingProtocols, TextResponse};
 pub use subprotocol::SubprotocolPreference;

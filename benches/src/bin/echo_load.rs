@@ -13,14 +13,22 @@
 //! ```text
 //! echo_load --addr 127.0.0.1:9001 --pid 1234 --size 1024 --conns 16 --inflight 8 --secs 2
 //! echo_load --addr 127.0.0.1:9001 --pid 1234 --idle 10000    # idle-connection memory
+//! echo_load --addr 127.0.0.1:9211 --pid 1234 --h2 --size 1024   # WebSockets over HTTP/2
 //! ```
+//!
+//! With `--h2` each WebSocket is an RFC 8441 extended CONNECT on an h2c
+//! connection of its own (hyper's HTTP/2 client), so that the rows compare
+//! with HTTP/1.1 connection for connection; the frames are the same.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use http_body_util::Empty;
+use hyper::body::Bytes;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Barrier;
 
@@ -33,6 +41,7 @@ struct Args {
     secs: f64,
     warmup: f64,
     idle: usize,
+    h2: bool,
 }
 
 fn parse_args() -> Args {
@@ -53,6 +62,7 @@ fn parse_args() -> Args {
         secs: num("--secs", 2.0),
         warmup: num("--warmup", 0.5),
         idle: num("--idle", 0.0) as usize,
+        h2: argv.iter().any(|a| a == "--h2"),
     }
 }
 
@@ -120,6 +130,49 @@ async fn connect(addr: &str) -> std::io::Result<(TcpStream, Vec<u8>)> {
     }
 }
 
+/// Opens an h2c connection and a WebSocket on it with an extended CONNECT;
+/// returns the stream hyper hands over.
+async fn connect_h2(addr: &str) -> std::io::Result<TokioIo<hyper::upgrade::Upgraded>> {
+    let tcp = TcpStream::connect(addr).await?;
+    tcp.set_nodelay(true)?;
+    let (mut send, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
+            .await
+            .map_err(std::io::Error::other)?;
+    tokio::spawn(connection);
+    // Any answer to a first request comes after the server's SETTINGS,
+    // which must have enabled the extended CONNECT before one is sent.
+    let probe = http::Request::get(format!("http://{addr}/"))
+        .body(Empty::<Bytes>::new())
+        .map_err(std::io::Error::other)?;
+    send.send_request(probe)
+        .await
+        .map_err(std::io::Error::other)?;
+    let mut request = http::Request::builder()
+        .method(http::Method::CONNECT)
+        .uri(format!("http://{addr}/"))
+        .header("sec-websocket-version", "13")
+        .body(Empty::<Bytes>::new())
+        .map_err(std::io::Error::other)?;
+    request
+        .extensions_mut()
+        .insert(hyper::ext::Protocol::from_static("websocket"));
+    let response = send
+        .send_request(request)
+        .await
+        .map_err(std::io::Error::other)?;
+    if response.status() != 200 {
+        return Err(std::io::Error::other(format!(
+            "extended CONNECT answered {}",
+            response.status()
+        )));
+    }
+    let upgraded = hyper::upgrade::on(response)
+        .await
+        .map_err(std::io::Error::other)?;
+    Ok(TokioIo::new(upgraded))
+}
+
 /// One masked text frame of `size` ASCII bytes.
 fn frame(size: usize) -> Vec<u8> {
     let mut out = Vec::new();
@@ -163,8 +216,8 @@ struct Run {
 
 /// Runs one connection: returns the latencies (ns) of echoes received inside
 /// the measurement window.
-async fn run_connection(
-    mut tcp: TcpStream,
+async fn run_connection<S: AsyncRead + AsyncWrite + Unpin>(
+    mut tcp: S,
     mut buf: Vec<u8>,
     run: Run,
 ) -> std::io::Result<Vec<u32>> {
@@ -265,7 +318,6 @@ fn main() -> std::io::Result<()> {
         let stop = Arc::new(AtomicBool::new(false));
         let mut tasks = Vec::new();
         for _ in 0..args.conns {
-            let (tcp, leftover) = connect(&args.addr).await?;
             let run = Run {
                 size: args.size,
                 inflight: args.inflight,
@@ -274,7 +326,13 @@ fn main() -> std::io::Result<()> {
                 window: window.clone(),
                 stop: stop.clone(),
             };
-            tasks.push(tokio::spawn(run_connection(tcp, leftover, run)));
+            if args.h2 {
+                let stream = connect_h2(&args.addr).await?;
+                tasks.push(tokio::spawn(run_connection(stream, Vec::new(), run)));
+            } else {
+                let (tcp, leftover) = connect(&args.addr).await?;
+                tasks.push(tokio::spawn(run_connection(tcp, leftover, run)));
+            }
         }
         let t0 = Instant::now();
         let start = t0 + Duration::from_secs_f64(args.warmup);
