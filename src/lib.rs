@@ -12,6 +12,7 @@
 //! | [`blocking`] | the driver over `std::io::Read + Write` |
 //! | `tokio` (feature `tokio`) | the driver over tokio's `AsyncRead + AsyncWrite`, as a `Stream` + `Sink` |
 //! | `tls` (feature `tls`) | `wss://` for the tokio driver: verified client connections, a PEM-configured acceptor |
+//! | `http2` (feature `http2`) | the client over HTTP/2 (RFC 8441): several WebSockets on one connection, HTTP/1.1 fallback |
 //! | [`page_origin`] | rules from the web page a browser client runs in (mixed content) |
 //! | [`Message`], [`Error`] | what the drivers exchange and report |
 //! | [`ServerOptions`], [`ClientOptions`] | handshake policy, limits, heartbeats, timeouts |
@@ -26,6 +27,8 @@ pub use ws13_handshake as handshake;
 pub mod blocking;
 mod client;
 mod error;
+#[cfg(feature = "http2")]
+pub mod http2;
 mod mask_keys;
 mod message;
 mod out_queue;

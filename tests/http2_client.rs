@@ -1,0 +1,362 @@
+//! The ws13 client over HTTP/2 (RFC 8441) against an implementation ws13
+//! did not write: axum 0.8's own WebSocket support (tungstenite over
+//! hyper's upgrade), served by hyper-util over h2c and TLS+h2, and the
+//! fallback to HTTP/1.1 where the server does not offer WebSockets over
+//! HTTP/2.
+#![cfg(feature = "http2")]
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::extract::ws::{Message as AxumMessage, WebSocket, WebSocketUpgrade};
+use axum::http::Version;
+use axum::response::Response;
+use axum::routing::any;
+use futures_util::{SinkExt, StreamExt};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use ws13::handshake::ResponseError;
+use ws13::handshake::permessage_deflate::DeflateClientPolicy;
+use ws13::http2::{Http2Connection, Http2Options, HttpVersion, connect};
+use ws13::tls::{TlsConnector, rustls, tokio_rustls};
+use ws13::{ClientOptions, ConnectError, Message, OsMaskKeys};
+
+/// What the server saw: the HTTP version of every WebSocket request, and
+/// how many TCP connections it accepted.
+#[derive(Default)]
+struct Seen {
+    versions: Mutex<Vec<Version>>,
+    connections: AtomicUsize,
+}
+
+impl Seen {
+    fn versions(&self) -> Vec<Version> {
+        self.versions.lock().unwrap().clone()
+    }
+}
+
+/// How the test server speaks.
+#[derive(Clone, Copy)]
+struct ServerSetup {
+    tls: bool,
+    /// ALPN offers `h2` (else only `http/1.1`).
+    alpn_h2: bool,
+    /// HTTP/2 advertises `SETTINGS_ENABLE_CONNECT_PROTOCOL`.
+    connect_protocol: bool,
+}
+
+const H2C: ServerSetup = ServerSetup {
+    tls: false,
+    alpn_h2: false,
+    connect_protocol: true,
+};
+const TLS_H2: ServerSetup = ServerSetup {
+    tls: true,
+    alpn_h2: true,
+    connect_protocol: true,
+};
+
+/// axum's echo handler: offers the subprotocol `chat`, echoes data.
+async fn echo(ws: WebSocketUpgrade, version: Version, State(seen): State<Arc<Seen>>) -> Response {
+    seen.versions.lock().unwrap().push(version);
+    ws.protocols(["chat"]).on_upgrade(echo_messages)
+}
+
+async fn echo_messages(mut socket: WebSocket) {
+    while let Some(Ok(message)) = socket.recv().await {
+        match message {
+            AxumMessage::Text(_) | AxumMessage::Binary(_) => {
+                if socket.send(message).await.is_err() {
+                    break;
+                }
+            }
+            // tungstenite sends the close reply on the next read, which
+            // then ends the loop.
+            AxumMessage::Close(_) | AxumMessage::Ping(_) | AxumMessage::Pong(_) => {}
+        }
+    }
+}
+
+/// The certificate the TLS server presents, and a client that trusts it.
+struct TestCert {
+    server: Arc<rustls::ServerConfig>,
+    client: TlsConnector,
+}
+
+fn test_cert(alpn_h2: bool) -> TestCert {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let cert = certified.cert.der().clone();
+    let key =
+        rustls::pki_types::PrivateKeyDer::try_from(certified.key_pair.serialize_der()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut server = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.clone()], key)
+        .unwrap();
+    server.alpn_protocols = if alpn_h2 {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert).unwrap();
+    let client = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    TestCert {
+        server: Arc::new(server),
+        client: TlsConnector::from_config(Arc::new(client)),
+    }
+}
+
+/// Serves axum's echo at `/echo` on loopback with hyper-util (HTTP/1.1
+/// and HTTP/2 on one port); returns the port, what the server saw, and
+/// the client TLS configuration that trusts it.
+async fn serve(setup: ServerSetup) -> (SocketAddr, Arc<Seen>, TlsConnector) {
+    let seen = Arc::new(Seen::default());
+    let app = Router::new()
+        .route("/echo", any(echo))
+        .with_state(seen.clone());
+    let cert = test_cert(setup.alpn_h2);
+    let acceptor = tokio_rustls::TlsAcceptor::from(cert.server.clone());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let counter = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            counter.connections.fetch_add(1, Ordering::SeqCst);
+            let app = app.clone();
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                if setup.tls {
+                    if let Ok(tls) = acceptor.accept(tcp).await {
+                        serve_connection(tls, app, setup.connect_protocol).await;
+                    }
+                } else {
+                    serve_connection(tcp, app, setup.connect_protocol).await;
+                }
+            });
+        }
+    });
+    (addr, seen, cert.client)
+}
+
+async fn serve_connection<S>(io: S, app: Router, connect_protocol: bool)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    if connect_protocol {
+        builder.http2().enable_connect_protocol();
+    }
+    let _ = builder
+        .serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(app))
+        .await;
+}
+
+/// Sends a text and a binary message and expects them back.
+async fn assert_echoes<S>(ws: &mut ws13::tokio::WebSocketStream<S, OsMaskKeys>, tag: &str)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let text = Message::text(format!("hello from {tag}"));
+    let binary = Message::binary(vec![7u8; 70_000]);
+    ws.send(text.clone()).await.unwrap();
+    ws.send(binary.clone()).await.unwrap();
+    let within = Duration::from_secs(10);
+    for expected in [text, binary] {
+        let got = tokio::time::timeout(within, ws.next())
+            .await
+            .expect("echo within 10 s")
+            .expect("an echo, not the end")
+            .unwrap();
+        assert_eq!(got, expected, "{tag}");
+    }
+}
+
+fn h2c() -> Http2Options {
+    Http2Options::default()
+        .cleartext(true)
+        .fallback_to_http1(false)
+}
+
+#[tokio::test]
+async fn h2c_echo_with_subprotocol_against_axum() {
+    let (addr, seen, connector) = serve(H2C).await;
+    let options = ClientOptions::default().subprotocols(["chat"]);
+    let url = format!("ws://{addr}/echo");
+    let (mut ws, response) = connect(&url, &options, &h2c(), &connector).await.unwrap();
+    assert_eq!(ws.get_ref().http_version(), HttpVersion::Http2);
+    assert_eq!(response.protocol.as_deref(), Some("chat"));
+    assert_eq!(response.deflate, None);
+    assert_echoes(&mut ws, "h2c").await;
+    ws.close().await.unwrap();
+    assert_eq!(seen.versions(), [Version::HTTP_2]);
+}
+
+#[tokio::test]
+async fn tls_h2_echo_with_deflate_offered_and_without() {
+    let (addr, seen, connector) = serve(TLS_H2).await;
+    let url = format!("wss://localhost:{}/echo", addr.port());
+    let http2 = Http2Options::default().fallback_to_http1(false);
+    for deflate in [false, true] {
+        let mut options = ClientOptions::default();
+        if deflate {
+            options = options.deflate(DeflateClientPolicy::default());
+        }
+        let (mut ws, response) = connect(&url, &options, &http2, &connector).await.unwrap();
+        assert_eq!(ws.get_ref().http_version(), HttpVersion::Http2);
+        // axum's WebSocket (tungstenite) does not do permessage-deflate: the
+        // offer is declined and the connection works uncompressed.
+        assert_eq!(response.deflate, None);
+        assert_eq!(response.protocol, None);
+        assert_echoes(&mut ws, if deflate { "deflate offered" } else { "plain" }).await;
+        ws.close().await.unwrap();
+    }
+    assert_eq!(seen.versions(), [Version::HTTP_2, Version::HTTP_2]);
+}
+
+#[tokio::test]
+async fn several_websockets_over_one_connection_one_closed() {
+    for setup in [H2C, TLS_H2] {
+        let (addr, seen, connector) = serve(setup).await;
+        let (url, http2) = if setup.tls {
+            (
+                format!("wss://localhost:{}/", addr.port()),
+                Http2Options::default(),
+            )
+        } else {
+            (format!("ws://{addr}/"), h2c())
+        };
+        let connection = Http2Connection::connect(&url, &http2, &connector)
+            .await
+            .unwrap();
+        let options = ClientOptions::default().subprotocols(["chat"]);
+        let mut sockets = Vec::new();
+        for _ in 0..3 {
+            let (ws, response) = connection.open("/echo", &options).await.unwrap();
+            assert_eq!(response.protocol.as_deref(), Some("chat"));
+            sockets.push(ws);
+        }
+        for (i, ws) in sockets.iter_mut().enumerate() {
+            assert_echoes(ws, &format!("socket {i}")).await;
+        }
+        // Close the middle one; the others keep echoing.
+        let mut closed = sockets.remove(1);
+        let peer = closed
+            .close_with(ws13::CloseCode::NORMAL, "done")
+            .await
+            .unwrap();
+        assert!(matches!(peer, ws13::PeerClose::Frame(_)), "{peer:?}");
+        for (i, ws) in sockets.iter_mut().enumerate() {
+            assert_echoes(ws, &format!("after close, socket {i}")).await;
+        }
+        // A fourth after the close, on the same connection.
+        let (mut fourth, _) = connection.open("/echo", &options).await.unwrap();
+        assert_echoes(&mut fourth, "fourth").await;
+        assert_eq!(seen.versions(), [Version::HTTP_2; 4]);
+        assert_eq!(
+            seen.connections.load(Ordering::SeqCst),
+            1,
+            "one TCP connection"
+        );
+    }
+}
+
+#[tokio::test]
+async fn h2c_server_without_the_setting_falls_back_to_http1() {
+    let setup = ServerSetup {
+        connect_protocol: false,
+        ..H2C
+    };
+    let (addr, seen, connector) = serve(setup).await;
+    let url = format!("ws://{addr}/echo");
+    let with_fallback = Http2Options::default().cleartext(true);
+    let (mut ws, _) = connect(&url, &ClientOptions::default(), &with_fallback, &connector)
+        .await
+        .unwrap();
+    assert_eq!(ws.get_ref().http_version(), HttpVersion::Http11);
+    assert_echoes(&mut ws, "fallback").await;
+    assert_eq!(seen.versions(), [Version::HTTP_11]);
+
+    let error = connect(&url, &ClientOptions::default(), &h2c(), &connector)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ConnectError::ExtendedConnectDisabled),
+        "{error:?}"
+    );
+    assert!(
+        error.to_string().contains("enable_connect_protocol"),
+        "the error names the fix: {error}"
+    );
+}
+
+#[tokio::test]
+async fn tls_server_choosing_http1_in_alpn_falls_back_on_the_same_connection() {
+    let setup = ServerSetup {
+        alpn_h2: false,
+        ..TLS_H2
+    };
+    let (addr, seen, connector) = serve(setup).await;
+    let url = format!("wss://localhost:{}/echo", addr.port());
+    let (mut ws, _) = connect(
+        &url,
+        &ClientOptions::default(),
+        &Http2Options::default(),
+        &connector,
+    )
+    .await
+    .unwrap();
+    assert_eq!(ws.get_ref().http_version(), HttpVersion::Http11);
+    assert_echoes(&mut ws, "alpn http/1.1").await;
+    assert_eq!(seen.versions(), [Version::HTTP_11]);
+    assert_eq!(seen.connections.load(Ordering::SeqCst), 1);
+
+    let error = Http2Connection::connect(&url, &Http2Options::default(), &connector)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, ConnectError::Http2NotNegotiated { alpn } if alpn.as_deref() == Some("http/1.1")),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_connect_names_the_status() {
+    let (addr, _seen, connector) = serve(H2C).await;
+    let connection = Http2Connection::connect(&format!("ws://{addr}/"), &h2c(), &connector)
+        .await
+        .unwrap();
+    let error = connection
+        .open("/no-such-endpoint", &ClientOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ConnectError::Handshake(ResponseError::ConnectRefused { status: 404 })
+        ),
+        "{error:?}"
+    );
+    // The connection stays usable.
+    let (mut ws, _) = connection
+        .open("/echo", &ClientOptions::default())
+        .await
+        .unwrap();
+    assert_echoes(&mut ws, "after a refusal").await;
+}
