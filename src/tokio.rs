@@ -51,7 +51,7 @@ use tokio::net::TcpStream;
 use tokio::time::Sleep;
 use tokio_util::io::poll_read_buf;
 use ws13_codec::role::NoMasking;
-use ws13_codec::{CloseCode, Connection, MaskKeySource, State};
+use ws13_codec::{CloseCode, Config, Connection, MaskKeySource, State};
 
 use crate::client::{ClientHandshakeStep, ClientOptions, HandshakeResponse, WsUrl};
 use crate::error::{AcceptError, ConnectError, Error, Result};
@@ -60,7 +60,7 @@ use crate::message::{Message, PeerClose};
 use crate::server::{
     AcceptedRequest, PlainHttpRequest, ServerHandshake, ServerOptions, ServerStep, http_response,
 };
-use crate::socket::{READ_CHUNK, Socket, TransportStatus};
+use crate::socket::{Extensions, READ_CHUNK, Socket, TransportStatus};
 
 mod split;
 pub use split::{ReadHalf, ReuniteError, WriteHalf, reunite};
@@ -259,18 +259,93 @@ impl<S: AsyncRead + AsyncWrite + Unpin, K: MaskKeySource + Unpin> std::fmt::Debu
     }
 }
 
+impl<S> WebSocketStream<S, NoMasking>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    /// The server side of a WebSocket whose handshake was done elsewhere:
+    /// `stream` is the transport an HTTP server handed over after it sent
+    /// the 101 (hyper's `Upgraded` through hyper-util's `TokioIo`) or the
+    /// 200 to an HTTP/2 extended CONNECT, carrying frames from its first
+    /// byte; `extensions` is what the handshake agreed on
+    /// ([`Extensions::permessage_deflate`] with the negotiated parameters).
+    /// No HTTP is read; nothing is read or written until the stream is
+    /// polled.
+    ///
+    /// ```
+    /// use ws13::socket::Extensions;
+    /// use ws13::tokio::WebSocketStream;
+    /// use ws13::Config;
+    ///
+    /// # async fn run() {
+    /// // Stands in for the upgraded connection hyper hands over.
+    /// let (transport, _peer) = tokio::io::duplex(64 * 1024);
+    /// let ws = WebSocketStream::upgraded_server(transport, Config::default(), Extensions::none());
+    /// # drop(ws);
+    /// # }
+    /// ```
+    pub fn upgraded_server(stream: S, config: Config, extensions: Extensions) -> Self {
+        Self::from_socket(stream, Socket::server(config, extensions, now()))
+    }
+
+    /// The server side of a handshake that `options` accepted (for example
+    /// with [`crate::handshake`]'s parts path) over a transport handed over
+    /// after the response: `request` says what was agreed (subprotocol,
+    /// permessage-deflate parameters), `options` supplies the protocol
+    /// [`Config`] and the deflate settings.
+    pub fn upgraded_accepted(
+        stream: S,
+        options: &ServerOptions,
+        request: &AcceptedRequest,
+    ) -> Self {
+        Self::from_socket(stream, Socket::accepted(options, request, now()))
+    }
+}
+
 impl<S, K> WebSocketStream<S, K>
 where
     S: AsyncRead + AsyncWrite + Unpin,
     K: MaskKeySource + Unpin,
 {
-    /// Wraps a stream whose handshake is done; `leftover` holds bytes received
-    /// after the handshake head. No extension is in use; for one, build the
-    /// [`Socket`] with it and use [`WebSocketStream::from_socket`].
+    /// Wraps a stream whose handshake is done around a protocol core built
+    /// by hand; `leftover` holds bytes received after the handshake head.
+    /// A hand-built [`Connection`] carries no extension, so this is for
+    /// connections without permessage-deflate; after a handshake done
+    /// elsewhere use [`WebSocketStream::upgraded_server`] or
+    /// [`WebSocketStream::upgraded_client`], which take what it agreed on.
     pub fn from_parts(stream: S, conn: Connection<K>, leftover: &[u8]) -> Self {
         let mut socket = Socket::from_connection(conn, now());
         socket.handle_data(leftover);
         Self::from_socket(stream, socket)
+    }
+
+    /// The client side of a WebSocket whose handshake was done elsewhere
+    /// (an HTTP/2 extended CONNECT stream, a hyper upgrade): `stream`
+    /// carries frames from its first byte, and `extensions` is what the
+    /// handshake agreed on ([`Extensions::permessage_deflate`] with the
+    /// parameters the server answered). `keys` masks every frame sent.
+    /// Nothing is read or written until the stream is polled.
+    ///
+    /// ```
+    /// use ws13::socket::Extensions;
+    /// use ws13::tokio::WebSocketStream;
+    /// use ws13::{Config, OsMaskKeys};
+    ///
+    /// # async fn run() {
+    /// // Stands in for the stream an HTTP/2 client handed over after its
+    /// // CONNECT was answered with 200.
+    /// let (transport, _peer) = tokio::io::duplex(64 * 1024);
+    /// let ws = WebSocketStream::upgraded_client(
+    ///     transport,
+    ///     Config::default(),
+    ///     Extensions::none(),
+    ///     OsMaskKeys::new(),
+    /// );
+    /// # drop(ws);
+    /// # }
+    /// ```
+    pub fn upgraded_client(stream: S, config: Config, extensions: Extensions, keys: K) -> Self {
+        Self::from_socket(stream, Socket::client(config, extensions, keys, now()))
     }
 
     /// Runs `socket` over `stream` (whose handshake is done).
@@ -780,5 +855,44 @@ mod tests {
         // the connection let go of it instead of allocating beside it.
         assert!(!server.socket.holds_grown_read_buffer());
         assert_eq!(kept, Message::binary(large));
+    }
+
+    #[tokio::test]
+    async fn upgraded_constructors_carry_the_agreed_permessage_deflate() {
+        use ws13_codec::deflate::DeflateSettings;
+        use ws13_handshake::permessage_deflate::DeflateParams;
+
+        let (server_io, client_io) = tokio::io::duplex(1 << 20);
+        let settings = DeflateSettings::default().min_compress_len(0);
+        let agreed = Extensions::permessage_deflate(DeflateParams::default(), settings);
+        let mut server = WebSocketStream::upgraded_server(server_io, Config::default(), agreed);
+        let mut client = WebSocketStream::upgraded_client(
+            client_io,
+            Config::default(),
+            agreed,
+            OsMaskKeys::new(),
+        );
+        assert!(server.socket.is_compressed());
+        assert!(client.socket.is_compressed());
+        let text = "compressible ".repeat(100);
+        client.send(Message::text(text.clone())).await.unwrap();
+        let received = server.next().await.unwrap().unwrap();
+        assert_eq!(received, Message::text(text.clone()));
+        server.send(received).await.unwrap();
+        assert_eq!(client.next().await.unwrap().unwrap(), Message::text(text));
+    }
+
+    #[tokio::test]
+    async fn upgraded_server_without_extensions_refuses_compressed_frames() {
+        let (server_io, mut client_io) = tokio::io::duplex(1 << 10);
+        let mut server =
+            WebSocketStream::upgraded_server(server_io, Config::default(), Extensions::none());
+        // A masked text frame with RSV1 set: legal only with deflate agreed.
+        client_io
+            .write_all(&[0xC1, 0x81, 0, 0, 0, 0, b'x'])
+            .await
+            .unwrap();
+        let outcome = server.next().await.unwrap();
+        assert!(outcome.is_err(), "RSV1 without deflate is a protocol error");
     }
 }

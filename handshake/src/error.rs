@@ -82,6 +82,38 @@ pub enum RequestError {
         /// The method sent.
         method: String,
     },
+    /// HTTP/2: the method of a WebSocket request is not CONNECT.
+    #[error(
+        "The HTTP/2 WebSocket request uses method {method}, but RFC 8441 §4 opens a WebSocket over HTTP/2 with an extended CONNECT (':method' CONNECT with ':protocol' websocket). Use a client that speaks RFC 8441, or connect over HTTP/1.1 with GET and 'Upgrade: websocket'."
+    )]
+    MethodNotConnect {
+        /// The method sent.
+        method: String,
+    },
+    /// HTTP/2: a pseudo-header field RFC 8441 requires is missing or empty.
+    #[error(
+        "The HTTP/2 WebSocket request has no '{name}' pseudo-header, but RFC 8441 §4 requires ':method' CONNECT, ':protocol' websocket, ':scheme', ':path' and ':authority'. Send the extended CONNECT with all five."
+    )]
+    MissingPseudoHeader {
+        /// The pseudo-header, such as `:protocol`.
+        name: &'static str,
+    },
+    /// HTTP/2: `:protocol` names something other than `websocket`.
+    #[error(
+        "The HTTP/2 extended CONNECT asks for protocol '{value}', but this endpoint serves WebSockets; RFC 8441 §4 requires ':protocol' websocket."
+    )]
+    ProtocolNotWebSocket {
+        /// The `:protocol` value received (shortened if long).
+        value: String,
+    },
+    /// HTTP/2: an HTTP/1.1 upgrade header in an extended CONNECT.
+    #[error(
+        "The HTTP/2 WebSocket request carries the HTTP/1.1 handshake header '{name}'. Over HTTP/2, RFC 8441 replaces 'Upgrade', 'Connection' and 'Sec-WebSocket-Key' with the extended CONNECT (':method' CONNECT, ':protocol' websocket), and RFC 9113 §8.2.2 forbids connection-specific headers; remove '{name}' from the HTTP/2 request, or send the HTTP/1.1 handshake over HTTP/1.1."
+    )]
+    Http1HeaderInHttp2 {
+        /// The header, such as `Upgrade`.
+        name: &'static str,
+    },
     /// HTTP/1.0 (or older).
     #[error("The WebSocket handshake request is HTTP/1.{minor}, but RFC 6455 §4.1 requires HTTP/1.1; a reverse proxy that talks HTTP/1.0 to this server is the usual cause. {fix}", fix = NGINX_UPGRADE_FIX)]
     HttpVersionTooOld {
@@ -229,6 +261,10 @@ impl RequestError {
         match self {
             RequestError::Head(head) => head.code(),
             RequestError::MethodNotGet { .. } => "method-not-get",
+            RequestError::MethodNotConnect { .. } => "method-not-connect",
+            RequestError::MissingPseudoHeader { .. } => "missing-pseudo-header",
+            RequestError::ProtocolNotWebSocket { .. } => "protocol-not-websocket",
+            RequestError::Http1HeaderInHttp2 { .. } => "http1-header-in-http2",
             RequestError::HttpVersionTooOld { .. } => "http-version-too-old",
             RequestError::UpgradeHeadersStripped { .. } => "upgrade-headers-stripped",
             RequestError::MissingHost => "missing-host-header",
@@ -263,6 +299,14 @@ impl RequestError {
             | RequestError::ConnectionWithoutUpgrade { .. }
             | RequestError::MissingUpgrade => NGINX_UPGRADE_FIX,
             RequestError::MethodNotGet { .. } => "Use GET for the handshake.",
+            RequestError::MethodNotConnect { .. }
+            | RequestError::MissingPseudoHeader { .. }
+            | RequestError::ProtocolNotWebSocket { .. } => {
+                "Over HTTP/2, open the WebSocket with an RFC 8441 extended CONNECT: ':method' CONNECT, ':protocol' websocket, ':scheme', ':path', ':authority'."
+            }
+            RequestError::Http1HeaderInHttp2 { .. } => {
+                "Remove 'Upgrade', 'Connection' and 'Sec-WebSocket-Key' from HTTP/2 requests; the extended CONNECT replaces them."
+            }
             RequestError::MissingHost
             | RequestError::DuplicateHost { .. }
             | RequestError::InvalidHost => "Send exactly one 'Host' header naming this server.",

@@ -20,6 +20,7 @@
 //! | [`origin`] | the `Origin` allow-list |
 //! | [`diagnostics`] | every problem of a message, with codes and hints |
 //! | [`error`] | the error types |
+//! | `http_types` (feature `http`) | server: classify `http::request::Parts`, answer with `http::Response` |
 //! | [`head`] | shared pieces: [`Status`], [`Limits`], [`Header`] |
 //!
 //! # Server
@@ -100,6 +101,8 @@ pub mod extended_connect;
 pub mod extensions;
 pub mod head;
 pub mod headers;
+#[cfg(feature = "http")]
+pub mod http_types;
 pub mod origin;
 pub mod permessage_deflate;
 pub mod request;
@@ -114,6 +117,8 @@ pub use extensions::{Extension, ExtensionParam};
 pub use head::{Header, Limits, Status};
 pub use headers::ConnectionPolicy;
 pub use origin::OriginPolicy;
-pub use request::{HttpRequest, Incoming, RequestReader, ServerConfig, WebSocketRequest};
-pub use response::SwitchingProtocols;
+pub use request::{
+    Http2Pseudo, HttpRequest, HttpVersion, Incoming, RequestReader, ServerConfig, WebSocketRequest,
+};
+pub use response::{SwitchingProtocols, TextResponse};
 pub use subprotocol::SubprotocolPreference;

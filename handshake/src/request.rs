@@ -118,13 +118,14 @@ impl RequestReader {
             match parsed.parse(&buf[..end]) {
                 Ok(httparse::Status::Complete(head_len)) => {
                     self.scanner.confirm(end);
-                    return Ok(Status::Complete(HttpRequest {
-                        method: parsed.method.unwrap_or_default(),
-                        path: parsed.path.unwrap_or_default(),
-                        minor_version: parsed.version.unwrap_or_default(),
-                        headers: collect_headers(parsed.headers),
-                        head_len,
-                    }));
+                    let mut request = HttpRequest::http1(
+                        parsed.method.unwrap_or_default(),
+                        parsed.path.unwrap_or_default(),
+                        parsed.version.unwrap_or_default(),
+                        collect_headers(parsed.headers),
+                    );
+                    request.head_len = head_len;
+                    return Ok(Status::Complete(request));
                 }
                 // Blank lines before the request line: keep looking.
                 Ok(httparse::Status::Partial) => continue,
@@ -141,12 +142,143 @@ impl RequestReader {
 pub struct HttpRequest<'a> {
     method: &'a str,
     path: &'a str,
-    minor_version: u8,
+    version: HttpVersion,
+    /// HTTP/2 only: `:scheme`, `:authority` and `:protocol`.
+    scheme: Option<&'a str>,
+    authority: Option<&'a str>,
+    protocol: Option<&'a str>,
     headers: Vec<Header<'a>>,
     head_len: usize,
 }
 
+/// The HTTP version a request arrived with. The WebSocket handshake
+/// differs: HTTP/1.1 upgrades a `GET` (RFC 6455 §4.1); HTTP/2 opens a
+/// stream with an extended `CONNECT` (RFC 8441 §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HttpVersion {
+    /// HTTP/1.0 (or older): too old for a WebSocket.
+    Http10,
+    /// HTTP/1.1.
+    Http11,
+    /// HTTP/2.
+    Http2,
+}
+
+impl HttpVersion {
+    /// The version as written in a status line, such as `HTTP/1.1`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpVersion::Http10 => "HTTP/1.0",
+            HttpVersion::Http11 => "HTTP/1.1",
+            HttpVersion::Http2 => "HTTP/2",
+        }
+    }
+}
+
+/// The pseudo-header fields of an HTTP/2 request (RFC 9113 §8.3.1) that an
+/// extended CONNECT (RFC 8441 §4) carries, as an HTTP/2 library hands them
+/// over. Leave out (`None`) what the request did not have.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Http2Pseudo<'a> {
+    /// `:method`, such as `CONNECT`.
+    pub method: &'a str,
+    /// `:scheme`, such as `https`.
+    pub scheme: Option<&'a str>,
+    /// `:authority`, such as `example.com:8443`.
+    pub authority: Option<&'a str>,
+    /// `:path`, such as `/chat?room=1`.
+    pub path: Option<&'a str>,
+    /// `:protocol`, which RFC 8441 adds: `websocket`.
+    pub protocol: Option<&'a str>,
+}
+
 impl<'a> HttpRequest<'a> {
+    /// An HTTP/1.x request whose head was parsed elsewhere (by hyper, for
+    /// example): `method`, the request `target` (such as `/chat?room=1`),
+    /// the minor version (1 for HTTP/1.1, 0 for HTTP/1.0) and the header
+    /// fields in order. It is classified by the same rules, with the same
+    /// errors, as a request [`RequestReader`] read from bytes.
+    ///
+    /// ```
+    /// use ws13_handshake::{Header, HttpRequest, Incoming, ServerConfig};
+    ///
+    /// let header = |name, value: &'static str| Header { name, value: value.as_bytes() };
+    /// let request = HttpRequest::http1("GET", "/chat", 1, vec![
+    ///     header("Host", "example.com"),
+    ///     header("Upgrade", "websocket"),
+    ///     header("Connection", "Upgrade"),
+    ///     header("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+    ///     header("Sec-WebSocket-Version", "13"),
+    /// ]);
+    /// let Ok(Incoming::WebSocket(ws)) = request.classify(&ServerConfig::default()) else {
+    ///     panic!("a valid handshake");
+    /// };
+    /// let response = ws.accept();
+    /// assert_eq!(response.status(), 101);
+    /// assert!(response.headers().contains(&("Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=".into())));
+    /// ```
+    pub fn http1(
+        method: &'a str,
+        target: &'a str,
+        minor_version: u8,
+        headers: Vec<Header<'a>>,
+    ) -> Self {
+        HttpRequest {
+            method,
+            path: target,
+            version: if minor_version >= 1 {
+                HttpVersion::Http11
+            } else {
+                HttpVersion::Http10
+            },
+            scheme: None,
+            authority: None,
+            protocol: None,
+            headers,
+            head_len: 0,
+        }
+    }
+
+    /// An HTTP/2 request, as an HTTP/2 library hands it over: its
+    /// pseudo-header fields and its header fields in order. A WebSocket
+    /// arrives as an extended CONNECT (RFC 8441): `:method` `CONNECT`,
+    /// `:protocol` `websocket`, `:scheme`, `:path` and `:authority`, and
+    /// `Sec-WebSocket-Version: 13` with no key. Subprotocols,
+    /// permessage-deflate and `Origin` are checked as for HTTP/1.1.
+    ///
+    /// ```
+    /// use ws13_handshake::{Header, Http2Pseudo, HttpRequest, Incoming, ServerConfig};
+    ///
+    /// let pseudo = Http2Pseudo {
+    ///     method: "CONNECT",
+    ///     scheme: Some("https"),
+    ///     authority: Some("example.com"),
+    ///     path: Some("/chat"),
+    ///     protocol: Some("websocket"),
+    /// };
+    /// let headers = vec![Header { name: "sec-websocket-version", value: b"13" }];
+    /// let Ok(Incoming::WebSocket(ws)) =
+    ///     HttpRequest::http2(pseudo, headers).classify(&ServerConfig::default())
+    /// else {
+    ///     panic!("a valid extended CONNECT");
+    /// };
+    /// assert_eq!(ws.host(), "example.com");
+    /// assert_eq!(ws.key(), None);
+    /// assert_eq!(ws.accept().status(), 200); // no Sec-WebSocket-Accept over HTTP/2
+    /// ```
+    pub fn http2(pseudo: Http2Pseudo<'a>, headers: Vec<Header<'a>>) -> Self {
+        HttpRequest {
+            method: pseudo.method,
+            path: pseudo.path.unwrap_or_default(),
+            version: HttpVersion::Http2,
+            scheme: pseudo.scheme,
+            authority: pseudo.authority,
+            protocol: pseudo.protocol,
+            headers,
+            head_len: 0,
+        }
+    }
+
     /// The method, such as `GET`.
     pub fn method(&self) -> &'a str {
         self.method
@@ -157,9 +289,33 @@ impl<'a> HttpRequest<'a> {
         self.path
     }
 
-    /// The HTTP minor version: 1 for HTTP/1.1, 0 for HTTP/1.0.
+    /// The HTTP minor version: 1 for HTTP/1.1, 0 for HTTP/1.0 (and 0 for
+    /// HTTP/2, whose version is [`HttpRequest::version`]).
     pub fn http_minor_version(&self) -> u8 {
-        self.minor_version
+        match self.version {
+            HttpVersion::Http11 => 1,
+            HttpVersion::Http10 | HttpVersion::Http2 => 0,
+        }
+    }
+
+    /// The HTTP version.
+    pub fn version(&self) -> HttpVersion {
+        self.version
+    }
+
+    /// HTTP/2: the `:scheme` pseudo-header.
+    pub fn scheme(&self) -> Option<&'a str> {
+        self.scheme
+    }
+
+    /// HTTP/2: the `:authority` pseudo-header.
+    pub fn authority(&self) -> Option<&'a str> {
+        self.authority
+    }
+
+    /// HTTP/2: the `:protocol` pseudo-header of an extended CONNECT.
+    pub fn protocol(&self) -> Option<&'a str> {
+        self.protocol
     }
 
     /// All header lines, in order.
@@ -173,25 +329,30 @@ impl<'a> HttpRequest<'a> {
     }
 
     /// The length of the head in bytes; what follows it in the buffer is not
-    /// part of this request.
+    /// part of this request. 0 for a request built from parsed parts.
     pub fn head_len(&self) -> usize {
         self.head_len
     }
 
     /// Whether the request tries to open a WebSocket: it has an `Upgrade`
     /// header naming `websocket`, a `Sec-WebSocket-Key` or a
-    /// `Sec-WebSocket-Version`.
+    /// `Sec-WebSocket-Version`, or (HTTP/2) a `:protocol` of `websocket`.
     pub fn is_websocket_attempt(&self) -> bool {
-        self.headers.iter().any(|h| {
-            h.is("Sec-WebSocket-Key")
-                || h.is("Sec-WebSocket-Version")
-                || (h.is("Upgrade") && contains_token(text(h.value), "websocket"))
-        })
+        self.protocol
+            .is_some_and(|protocol| protocol.eq_ignore_ascii_case(WEBSOCKET_PROTOCOL))
+            || self.headers.iter().any(|h| {
+                h.is("Sec-WebSocket-Key")
+                    || h.is("Sec-WebSocket-Version")
+                    || (h.is("Upgrade") && contains_token(text(h.value), "websocket"))
+            })
     }
 
     /// Classifies the request: plain HTTP, a valid WebSocket handshake, or
     /// the first defect of a broken one.
     pub fn classify(self, config: &ServerConfig) -> Result<Incoming<'a>, RequestError> {
+        if let Err(error) = self.check_header_count(config) {
+            return Err(error);
+        }
         if !self.is_websocket_attempt() {
             return Ok(Incoming::PlainHttp(self));
         }
@@ -209,6 +370,9 @@ impl<'a> HttpRequest<'a> {
     /// [`HttpRequest::classify`] checks them (its error is the first).
     /// Empty for a valid handshake and for plain HTTP.
     pub fn problems(&self, config: &ServerConfig) -> Vec<RequestError> {
+        if let Err(error) = self.check_header_count(config) {
+            return alloc::vec![error];
+        }
         let mut errors = Vec::new();
         if self.is_websocket_attempt() {
             let _ = inspect(self, config, &mut errors);
@@ -216,6 +380,22 @@ impl<'a> HttpRequest<'a> {
         errors
     }
 }
+
+impl HttpRequest<'_> {
+    /// A request built from parts must keep to [`Limits::max_headers`] as a
+    /// request read from bytes does (the reader refuses more while parsing).
+    fn check_header_count(&self, config: &ServerConfig) -> Result<(), RequestError> {
+        let limit = config.limits.max_headers;
+        if self.headers.len() > limit {
+            return Err(RequestError::Head(HeadError::TooManyHeaders { limit }));
+        }
+        Ok(())
+    }
+}
+
+/// The `:protocol` value of an extended CONNECT that opens a WebSocket
+/// (RFC 8441 §4), and the `Upgrade` token of an HTTP/1.1 handshake.
+pub const WEBSOCKET_PROTOCOL: &str = "websocket";
 
 /// The classification of a complete request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -231,10 +411,11 @@ pub enum Incoming<'a> {
 /// A valid WebSocket handshake request, borrowing from the caller's buffer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebSocketRequest<'a> {
+    version: HttpVersion,
     path: &'a str,
     host: &'a str,
     origin: Option<&'a str>,
-    key: &'a str,
+    key: Option<&'a str>,
     protocols: Vec<&'a str>,
     extensions: Vec<Extension<'a>>,
     headers: Vec<Header<'a>>,
@@ -247,7 +428,13 @@ impl<'a> WebSocketRequest<'a> {
         self.path
     }
 
-    /// The `Host` header.
+    /// The HTTP version: [`HttpVersion::Http11`] for an upgraded `GET`,
+    /// [`HttpVersion::Http2`] for an extended CONNECT.
+    pub fn version(&self) -> HttpVersion {
+        self.version
+    }
+
+    /// The `Host` header (HTTP/1.1) or the `:authority` (HTTP/2).
     pub fn host(&self) -> &'a str {
         self.host
     }
@@ -257,14 +444,15 @@ impl<'a> WebSocketRequest<'a> {
         self.origin
     }
 
-    /// The `Sec-WebSocket-Key` header.
-    pub fn key(&self) -> &'a str {
+    /// The `Sec-WebSocket-Key` header; HTTP/2 has none (RFC 8441 §5).
+    pub fn key(&self) -> Option<&'a str> {
         self.key
     }
 
-    /// The `Sec-WebSocket-Accept` value that answers the key.
-    pub fn accept_key(&self) -> AcceptKey {
-        accept_key(self.key.as_bytes())
+    /// The `Sec-WebSocket-Accept` value that answers the key; HTTP/2 has
+    /// none.
+    pub fn accept_key(&self) -> Option<AcceptKey> {
+        self.key.map(|key| accept_key(key.as_bytes()))
     }
 
     /// The offered subprotocols, in the client's order of preference.
@@ -311,7 +499,8 @@ impl<'a> WebSocketRequest<'a> {
         subprotocol::choose(&self.protocols, supported, preference)
     }
 
-    /// Starts the 101 Switching Protocols response to this request.
+    /// Starts the accepting response to this request: 101 Switching
+    /// Protocols for HTTP/1.1, 200 for an HTTP/2 extended CONNECT.
     pub fn accept(&self) -> SwitchingProtocols<'_> {
         SwitchingProtocols::new(self)
     }
@@ -330,17 +519,26 @@ fn inspect<'a>(
     errors: &mut Vec<RequestError>,
 ) -> Option<WebSocketRequest<'a>> {
     let headers = &request.headers[..];
-    check_method(request.method, errors);
-    check_connection_and_upgrade(headers, config.connection_policy, errors);
-    check_http_version(request.minor_version, errors);
-    let host = check_host(headers, errors);
-    check_websocket_version(headers, errors);
-    let key = check_key(headers, errors);
+    let (host, key) = if request.version == HttpVersion::Http2 {
+        check_extended_connect(request, errors);
+        check_no_http1_upgrade_headers(headers, errors);
+        let authority = check_authority(request, errors);
+        check_websocket_version(headers, errors);
+        (authority, Some(None))
+    } else {
+        check_method(request.method, errors);
+        check_connection_and_upgrade(headers, config.connection_policy, errors);
+        check_http_version(request.version, errors);
+        let host = check_host(headers, errors);
+        check_websocket_version(headers, errors);
+        (host, check_key(headers, errors).map(Some))
+    };
     let protocols = protocol_offer(headers, errors);
     let extensions = extension_offer(headers, errors);
     let origin = check_origin(headers, &config.origin_policy, errors);
 
     Some(WebSocketRequest {
+        version: request.version,
         path: request.path,
         host: host?,
         origin,
@@ -412,11 +610,60 @@ fn check_connection_and_upgrade(
 }
 
 /// Checks that the request is HTTP/1.1 or later.
-fn check_http_version(minor_version: u8, errors: &mut Vec<RequestError>) {
-    if minor_version < 1 {
-        errors.push(RequestError::HttpVersionTooOld {
-            minor: minor_version,
+fn check_http_version(version: HttpVersion, errors: &mut Vec<RequestError>) {
+    if version == HttpVersion::Http10 {
+        errors.push(RequestError::HttpVersionTooOld { minor: 0 });
+    }
+}
+
+/// HTTP/2: checks the extended CONNECT of RFC 8441 §4: `:method`
+/// `CONNECT`, `:protocol` `websocket`, and `:scheme` and `:path` present.
+fn check_extended_connect(request: &HttpRequest<'_>, errors: &mut Vec<RequestError>) {
+    if request.method != "CONNECT" {
+        errors.push(RequestError::MethodNotConnect {
+            method: excerpt(request.method.as_bytes()),
         });
+    }
+    match request.protocol {
+        None => errors.push(RequestError::MissingPseudoHeader { name: ":protocol" }),
+        Some(protocol) if !protocol.eq_ignore_ascii_case(WEBSOCKET_PROTOCOL) => {
+            errors.push(RequestError::ProtocolNotWebSocket {
+                value: excerpt(protocol.as_bytes()),
+            });
+        }
+        Some(_) => {}
+    }
+    if request.scheme.is_none_or(str::is_empty) {
+        errors.push(RequestError::MissingPseudoHeader { name: ":scheme" });
+    }
+    if request.path.is_empty() {
+        errors.push(RequestError::MissingPseudoHeader { name: ":path" });
+    }
+}
+
+/// HTTP/2: checks that none of HTTP/1.1's upgrade headers came along
+/// (`Upgrade` and `Connection` are connection-specific, which RFC 9113
+/// §8.2.2 forbids; RFC 8441 §5 drops `Sec-WebSocket-Key`).
+fn check_no_http1_upgrade_headers(headers: &[Header<'_>], errors: &mut Vec<RequestError>) {
+    for name in ["Upgrade", "Connection", "Sec-WebSocket-Key"] {
+        if count(headers, name) > 0 {
+            errors.push(RequestError::Http1HeaderInHttp2 { name });
+        }
+    }
+}
+
+/// HTTP/2: checks that `:authority` is present and not empty, and returns
+/// it (it stands in for `Host`).
+fn check_authority<'a>(
+    request: &HttpRequest<'a>,
+    errors: &mut Vec<RequestError>,
+) -> Option<&'a str> {
+    match request.authority {
+        Some(authority) if !authority.is_empty() => Some(authority),
+        _ => {
+            errors.push(RequestError::MissingPseudoHeader { name: ":authority" });
+            None
+        }
     }
 }
 

@@ -18,7 +18,7 @@ use alloc::vec::Vec;
 use crate::error::{BuildError, RequestError, excerpt};
 use crate::extensions::{ExtensionsError, parse_extensions};
 use crate::headers::{check_extra_header, write_header};
-use crate::request::WebSocketRequest;
+use crate::request::{HttpVersion, WebSocketRequest};
 
 /// Builder for the `101 Switching Protocols` response.
 ///
@@ -100,24 +100,50 @@ impl<'r> SwitchingProtocols<'r> {
         Ok(self)
     }
 
-    /// Appends the response to `out`.
-    pub fn write_to(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\n");
-        write_header(out, "Upgrade", "websocket");
-        write_header(out, "Connection", "Upgrade");
-        write_header(
-            out,
-            "Sec-WebSocket-Accept",
-            self.request.accept_key().as_str(),
-        );
+    /// The status: 101 (Switching Protocols) for HTTP/1.1; 200 for an
+    /// HTTP/2 extended CONNECT (RFC 8441 §5: any 2xx opens the WebSocket).
+    pub fn status(&self) -> u16 {
+        match self.request.version() {
+            HttpVersion::Http2 => 200,
+            HttpVersion::Http10 | HttpVersion::Http11 => 101,
+        }
+    }
+
+    /// The response's header fields, in order, for an HTTP library that
+    /// writes the response itself. HTTP/1.1: `Upgrade`, `Connection`,
+    /// `Sec-WebSocket-Accept`, then the chosen subprotocol and extensions
+    /// and the extra headers. HTTP/2: no `Upgrade`, `Connection` or
+    /// `Sec-WebSocket-Accept` (RFC 8441 §5), only the rest.
+    pub fn headers(&self) -> Vec<(&'r str, String)> {
+        let mut headers = Vec::with_capacity(5 + self.headers.len());
+        if let Some(accept) = self.request.accept_key() {
+            headers.push(("Upgrade", String::from("websocket")));
+            headers.push(("Connection", String::from("Upgrade")));
+            headers.push(("Sec-WebSocket-Accept", String::from(accept.as_str())));
+        }
         if let Some(protocol) = self.protocol {
-            write_header(out, "Sec-WebSocket-Protocol", protocol);
+            headers.push(("Sec-WebSocket-Protocol", String::from(protocol)));
         }
         if let Some(extensions) = self.extensions {
-            write_header(out, "Sec-WebSocket-Extensions", extensions.trim());
+            headers.push(("Sec-WebSocket-Extensions", String::from(extensions.trim())));
         }
         for (name, value) in &self.headers {
-            write_header(out, name, value);
+            headers.push((name, String::from(*value)));
+        }
+        headers
+    }
+
+    /// Appends the HTTP/1.1 response to `out`: the status line, the
+    /// [`SwitchingProtocols::headers`] and the empty line. (An HTTP/2
+    /// response goes out as a HEADERS frame that the HTTP/2 library
+    /// writes from [`SwitchingProtocols::status`] and the headers.)
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        let status = self.status();
+        out.extend_from_slice(
+            format!("HTTP/1.1 {status} {}\r\n", reason_phrase(status)).as_bytes(),
+        );
+        for (name, value) in self.headers() {
+            write_header(out, name, &value);
         }
         out.extend_from_slice(b"\r\n");
     }
@@ -138,19 +164,85 @@ impl<'r> SwitchingProtocols<'r> {
 ///
 /// The server should close the connection after writing it.
 pub fn reject(error: &RequestError) -> Vec<u8> {
-    let body = format!("{error}\n");
+    rejection(error).to_bytes()
+}
+
+/// The answer to a refused handshake as status, header pairs and body, for
+/// an HTTP library that writes the response itself (hyper, axum, an
+/// HTTP/2 stream): the same status, headers and body as [`reject`] writes,
+/// including `Sec-WebSocket-Version: 13` on a 426.
+///
+/// ```
+/// use ws13_handshake::RequestError;
+/// use ws13_handshake::response::rejection;
+///
+/// let answer = rejection(&RequestError::UnsupportedVersion { version: "8".into() });
+/// assert_eq!(answer.status(), 426);
+/// assert!(answer.headers().contains(&("Sec-WebSocket-Version", "13")));
+/// assert!(answer.body().contains("only version 13"));
+/// ```
+pub fn rejection(error: &RequestError) -> TextResponse {
     let version_problem = matches!(
         error,
         RequestError::MissingVersion
             | RequestError::DuplicateVersion { .. }
             | RequestError::UnsupportedVersion { .. }
     );
-    let extra: &[(&str, &str)] = if version_problem {
-        &[("Sec-WebSocket-Version", "13")]
-    } else {
-        &[]
-    };
-    write_text_response(error.status(), extra, &body)
+    let mut extra = Vec::new();
+    if version_problem {
+        extra.push((String::from("Sec-WebSocket-Version"), String::from("13")));
+    }
+    TextResponse {
+        status: error.status(),
+        extra,
+        body: format!("{error}\n"),
+    }
+}
+
+/// A plain-text answer as status, header pairs and body: what [`reject`]
+/// and [`refusal`] write as bytes, for an HTTP library that writes the
+/// response itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextResponse {
+    status: u16,
+    extra: Vec<(String, String)>,
+    body: String,
+}
+
+impl TextResponse {
+    /// The media type of every [`TextResponse`] body.
+    pub const CONTENT_TYPE: &'static str = "text/plain; charset=utf-8";
+
+    /// The status code.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The header fields: `Content-Type` first, then those particular to
+    /// the answer (such as `Sec-WebSocket-Version: 13`). `Content-Length`
+    /// and, on HTTP/1.1, `Connection: close` are the writer's to add
+    /// ([`TextResponse::to_bytes`] adds both).
+    pub fn headers(&self) -> Vec<(&str, &str)> {
+        let mut headers = Vec::with_capacity(1 + self.extra.len());
+        headers.push(("Content-Type", Self::CONTENT_TYPE));
+        headers.extend(self.extra.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+        headers
+    }
+
+    /// The body: what is wrong and the fix, one sentence per line.
+    pub fn body(&self) -> &str {
+        &self.body
+    }
+
+    /// The HTTP/1.1 response with `Content-Length` and `Connection: close`.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let extra: Vec<(&str, &str)> = self
+            .extra
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        write_text_response(self.status, &extra, &self.body)
+    }
 }
 
 /// The response to a handshake the application refused (authentication
@@ -196,7 +288,7 @@ pub fn text_response(status: u16, body: &str) -> Vec<u8> {
 fn write_text_response(status: u16, extra: &[(&str, &str)], body: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(160 + body.len());
     out.extend_from_slice(format!("HTTP/1.1 {status} {}\r\n", reason_phrase(status)).as_bytes());
-    write_header(&mut out, "Content-Type", "text/plain; charset=utf-8");
+    write_header(&mut out, "Content-Type", TextResponse::CONTENT_TYPE);
     write_header(&mut out, "Content-Length", &format!("{}", body.len()));
     write_header(&mut out, "Connection", "close");
     for (name, value) in extra {
