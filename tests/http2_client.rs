@@ -360,3 +360,107 @@ async fn a_refused_connect_names_the_status() {
         .unwrap();
     assert_echoes(&mut ws, "after a refusal").await;
 }
+
+/// Builds `examples/NAME.rs` as `cargo test --workspace --all-features`
+/// builds the crate, and returns its path.
+fn example_binary(name: &str) -> std::path::PathBuf {
+    let mut build = std::process::Command::new(env!("CARGO"));
+    // Cargo's description of this test crate, passed on, would make build
+    // scripts that watch it (ring's) rerun; see tests/support.
+    for (key, _) in std::env::vars_os() {
+        if key.to_str().is_some_and(|key| {
+            key.starts_with("CARGO_PKG_")
+                || matches!(
+                    key,
+                    "CARGO_MANIFEST_DIR"
+                        | "CARGO_MANIFEST_PATH"
+                        | "CARGO_CRATE_NAME"
+                        | "CARGO_PRIMARY_PACKAGE"
+                )
+        }) {
+            build.env_remove(key);
+        }
+    }
+    let status = build
+        .args(["build", "--quiet", "--all-features", "--example", name])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("run cargo build");
+    assert!(status.success(), "building example {name} failed");
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
+        .join("debug")
+        .join("examples")
+        .join(name)
+}
+
+/// Runs an example binary for at most 60 s and returns (exit code, stdout).
+async fn run_example(name: &str, args: &[&str]) -> (Option<i32>, String) {
+    let binary = tokio::task::spawn_blocking({
+        let name = name.to_owned();
+        move || example_binary(&name)
+    })
+    .await
+    .unwrap();
+    let output = tokio::time::timeout(
+        Duration::from_secs(60),
+        tokio::process::Command::new(binary)
+            .args(args)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("{name} did not finish within 60 s"))
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    println!(
+        "{name} {args:?}:\n{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code(), stdout)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_h2_client_example_echoes_on_several_websockets_of_one_connection() {
+    let (addr, seen, _) = serve(H2C).await;
+    let url = format!("ws://{addr}/echo");
+    let (code, stdout) = run_example("h2_client", &[&url, "--count", "4"]).await;
+    assert_eq!(code, Some(0));
+    assert!(
+        stdout.contains("4 WebSockets echoed over one HTTP/2 connection"),
+        "{stdout}"
+    );
+    assert_eq!(seen.versions(), [Version::HTTP_2; 4]);
+    assert_eq!(seen.connections.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_doctor_reports_which_http_version_carried_the_handshake() {
+    let (addr, _, _) = serve(H2C).await;
+    let url = format!("ws://{addr}/echo");
+    let (code, stdout) = run_example("doctor", &[&url, "--http2"]).await;
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(
+        stdout.contains("the handshake went over HTTP/2 (RFC 8441)"),
+        "{stdout}"
+    );
+
+    let without = ServerSetup {
+        connect_protocol: false,
+        ..H2C
+    };
+    let (addr, _, _) = serve(without).await;
+    let url = format!("ws://{addr}/echo");
+    let (code, stdout) = run_example("doctor", &[&url, "--http2"]).await;
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("not offered, trying HTTP/1.1"), "{stdout}");
+    assert!(
+        stdout.contains("SETTINGS_ENABLE_CONNECT_PROTOCOL"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("101 Switching Protocols over HTTP/1.1"),
+        "{stdout}"
+    );
+}
