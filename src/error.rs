@@ -70,6 +70,19 @@ pub enum AcceptError {
     /// The client closed the connection before completing its request.
     #[error("the client closed the connection before sending a complete request")]
     Disconnected,
+    /// A request with no sign of WebSocket reached a WebSocket-only
+    /// endpoint (an axum route with the extractor); 426 with
+    /// `Upgrade: websocket` has been sent.
+    #[error("the request is not a WebSocket handshake: answered 426")]
+    NotWebSocket,
+    /// A valid WebSocket request on a connection the HTTP server cannot
+    /// hand over (hyper's HTTP/1.1 connection served without
+    /// `with_upgrades()`, or a request that did not come from hyper); 500
+    /// has been sent.
+    #[error(
+        "the HTTP server cannot hand this connection over (serve HTTP/1.1 connections with `with_upgrades()`): answered 500"
+    )]
+    NotUpgradable,
 }
 
 /// Why connecting failed.

@@ -53,7 +53,7 @@
 //! let (ws, _response) =
 //!     connect("wss://example.com/chat", &ClientOptions::default(), &Http2Options::default(), &connector)
 //!         .await?;
-//! println!("handshake over {}", ws.get_ref().http_version());
+//! println!("handshake over {}", ws.get_ref().http_version().as_str());
 //! # Ok(())
 //! # }
 //! ```
@@ -76,6 +76,10 @@ use crate::mask_keys::OsMaskKeys;
 use crate::socket::Socket;
 use crate::tls::{MaybeTlsStream, TlsConnector};
 use crate::tokio::WebSocketStream;
+
+/// Which HTTP version carried a WebSocket's opening handshake (the
+/// handshake crate's, also what servers report).
+pub use ws13_handshake::HttpVersion;
 
 /// The ALPN name of HTTP/2 over TLS (RFC 9113 §3.2).
 const ALPN_H2: &[u8] = b"h2";
@@ -188,24 +192,6 @@ impl Http2Options {
 
 /// The largest flow-control window HTTP/2 allows (RFC 9113 §6.9.1).
 const MAX_WINDOW: u32 = (1 << 31) - 1;
-
-/// Which HTTP version carried a WebSocket's opening handshake.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HttpVersion {
-    /// An HTTP/1.1 `GET` with `Upgrade: websocket` (RFC 6455).
-    Http11,
-    /// An HTTP/2 extended CONNECT (RFC 8441).
-    Http2,
-}
-
-impl fmt::Display for HttpVersion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            HttpVersion::Http11 => "HTTP/1.1",
-            HttpVersion::Http2 => "HTTP/2",
-        })
-    }
-}
 
 /// One HTTP/2 connection to a server that accepts WebSockets over it; a
 /// cheap handle (clone it freely) that opens WebSockets with

@@ -11,6 +11,8 @@
 //! | [`socket`] | the sans-I/O WebSocket between bytes and messages: buffers, assembly, compression, timers; drivers are reads, writes and sleeps around it |
 //! | [`blocking`] | the driver over `std::io::Read + Write` |
 //! | `tokio` (feature `tokio`) | the driver over tokio's `AsyncRead + AsyncWrite`, as a `Stream` + `Sink` |
+//! | `hyper` (feature `hyper`) | WebSockets in hyper 1 services: HTTP/1.1 upgrade and HTTP/2 extended CONNECT |
+//! | `axum` (feature `axum`) | an axum 0.8 extractor, `WebSocketUpgrade` |
 //! | `tls` (feature `tls`) | `wss://` for the tokio driver: verified client connections, a PEM-configured acceptor |
 //! | `http2` (feature `http2`) | the client over HTTP/2 (RFC 8441): several WebSockets on one connection, HTTP/1.1 fallback |
 //! | [`page_origin`] | rules from the web page a browser client runs in (mixed content) |
@@ -24,11 +26,15 @@
 pub use ws13_codec as codec;
 pub use ws13_handshake as handshake;
 
+#[cfg(feature = "axum")]
+pub mod axum;
 pub mod blocking;
 mod client;
 mod error;
 #[cfg(feature = "http2")]
 pub mod http2;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 mod mask_keys;
 mod message;
 mod out_queue;

@@ -11,8 +11,9 @@ use ws13_codec::deflate::DeflateSettings;
 use ws13_handshake::permessage_deflate::{DeflateParams, DeflateServerPolicy, negotiate};
 use ws13_handshake::subprotocol::choose;
 use ws13_handshake::{
-    BuildError, Incoming, OriginPolicy, RequestError, RequestReader, ServerConfig, Status,
-    SubprotocolPreference, SwitchingProtocols, WebSocketRequest, response,
+    BuildError, HttpRequest, HttpVersion, Incoming, OriginPolicy, RequestError, RequestReader,
+    ServerConfig, Status, SubprotocolPreference, SwitchingProtocols, TextResponse,
+    WebSocketRequest, response,
 };
 
 /// Settings for accepting WebSocket connections.
@@ -468,39 +469,90 @@ impl ServerHandshake {
         let request = match self.reader.read(buf) {
             Ok(Status::Partial) => return ServerStep::NeedMore,
             Ok(Status::Complete(request)) => request,
-            Err(head_error) => return reject(RequestError::Head(head_error)),
+            Err(head_error) => return refuse_step(reject(RequestError::Head(head_error))),
         };
-        match request.classify(&options.handshake) {
-            Err(error) => reject(error),
-            Ok(Incoming::PlainHttp(http)) => ServerStep::PlainHttp {
-                request: PlainHttpRequest {
-                    method: http.method().to_owned(),
-                    path: http.path().to_owned(),
-                    headers: own_headers(http.headers()),
-                },
+        let head_len = request.head_len();
+        match answer(request, options) {
+            Answer::Upgrade(upgrade) => ServerStep::Upgrade {
+                response: upgrade.http1_bytes,
+                head_len,
+                request: upgrade.request,
             },
-            Ok(Incoming::WebSocket(ws)) if !options.serves(ws.path()) => {
-                let body = format!(
-                    "There is no WebSocket endpoint at {}. This server accepts WebSocket \
-                     connections at: {}. Check the path of the ws:// or wss:// URL.\n",
-                    ws.path(),
-                    options.paths.join(", ")
-                );
-                ServerStep::Refuse {
-                    response: response::text_response(404, &body),
-                    error: AcceptError::NoSuchEndpoint {
-                        path: ws.path().to_owned(),
-                    },
-                }
-            }
-            Ok(Incoming::WebSocket(ws)) => upgrade(&ws, options),
+            Answer::PlainHttp(request) => ServerStep::PlainHttp { request },
+            Answer::Refuse(refused) => refuse_step(refused),
         }
+    }
+}
+
+fn refuse_step(refused: Refused) -> ServerStep {
+    ServerStep::Refuse {
+        response: refused.response.to_bytes(),
+        error: refused.error,
+    }
+}
+
+/// What a server answers to a complete request, read from bytes or handed
+/// over by an HTTP library as parts: the one place where [`ServerOptions`]
+/// turn a classified request into a response.
+#[derive(Debug)]
+pub(crate) enum Answer {
+    /// A valid WebSocket request the server accepts.
+    Upgrade(UpgradeAnswer),
+    /// Not a WebSocket request: the caller serves it.
+    PlainHttp(PlainHttpRequest),
+    /// Refused: answer with the response, then report the error.
+    Refuse(Refused),
+}
+
+/// The accepting response and what it agreed on.
+#[derive(Debug)]
+pub(crate) struct UpgradeAnswer {
+    /// 101 for HTTP/1.1, 200 for an HTTP/2 extended CONNECT.
+    pub(crate) status: u16,
+    /// The response's header fields.
+    pub(crate) headers: Vec<(String, String)>,
+    /// The HTTP/1.1 response as bytes (empty for HTTP/2).
+    pub(crate) http1_bytes: Vec<u8>,
+    pub(crate) request: AcceptedRequest,
+}
+
+/// A refusal: the response to send, and the error to report.
+#[derive(Debug)]
+pub(crate) struct Refused {
+    pub(crate) response: TextResponse,
+    pub(crate) error: AcceptError,
+}
+
+/// Classifies `request` with `options` and answers it.
+pub(crate) fn answer(request: HttpRequest<'_>, options: &ServerOptions) -> Answer {
+    match request.classify(&options.handshake) {
+        Err(error) => Answer::Refuse(reject(error)),
+        Ok(Incoming::PlainHttp(http)) => Answer::PlainHttp(PlainHttpRequest {
+            method: http.method().to_owned(),
+            path: http.path().to_owned(),
+            headers: own_headers(http.headers()),
+        }),
+        Ok(Incoming::WebSocket(ws)) if !options.serves(ws.path()) => {
+            let body = format!(
+                "There is no WebSocket endpoint at {}. This server accepts WebSocket \
+                 connections at: {}. Check the path of the ws:// or wss:// URL.\n",
+                ws.path(),
+                options.paths.join(", ")
+            );
+            Answer::Refuse(Refused {
+                response: TextResponse::new(404, body),
+                error: AcceptError::NoSuchEndpoint {
+                    path: ws.path().to_owned(),
+                },
+            })
+        }
+        Ok(Incoming::WebSocket(ws)) => upgrade(&ws, options),
     }
 }
 
 /// The answer to a valid WebSocket request: the server's choices
 /// (subprotocol, permessage-deflate), then the application's decision.
-fn upgrade(ws: &WebSocketRequest<'_>, options: &ServerOptions) -> ServerStep {
+fn upgrade(ws: &WebSocketRequest<'_>, options: &ServerOptions) -> Answer {
     let supported: Vec<&str> = options.subprotocols.iter().map(String::as_str).collect();
     let protocol = choose(ws.protocols(), &supported, options.subprotocol_preference);
     let agreed = options
@@ -518,7 +570,7 @@ fn upgrade(ws: &WebSocketRequest<'_>, options: &ServerOptions) -> ServerStep {
     let acceptance = match options.decide.as_ref().map(|hook| (hook.0)(&request)) {
         None => Acceptance::new(),
         Some(Decision::Accept(acceptance)) => acceptance,
-        Some(Decision::Refuse(refusal)) => return refuse(&refusal),
+        Some(Decision::Refuse(refusal)) => return Answer::Refuse(refuse(&refusal)),
     };
     if let Some(choice) = &acceptance.protocol {
         request.protocol = choice.clone();
@@ -545,24 +597,33 @@ fn upgrade(ws: &WebSocketRequest<'_>, options: &ServerOptions) -> ServerStep {
             })
     });
     match built {
-        Ok(response) => ServerStep::Upgrade {
-            response: response.to_bytes(),
-            head_len: ws.head_len(),
+        Ok(response) => Answer::Upgrade(UpgradeAnswer {
+            status: response.status(),
+            headers: response
+                .headers()
+                .into_iter()
+                .map(|(name, value)| (name.to_owned(), value))
+                .collect(),
+            http1_bytes: if ws.version() == HttpVersion::Http2 {
+                Vec::new()
+            } else {
+                response.to_bytes()
+            },
             request,
-        },
-        Err(error) => invalid_decision(error),
+        }),
+        Err(error) => Answer::Refuse(invalid_decision(error)),
     }
 }
 
 /// The answer for a request the application refused.
-fn refuse(refusal: &Refusal) -> ServerStep {
+fn refuse(refusal: &Refusal) -> Refused {
     let headers: Vec<(&str, &str)> = refusal
         .headers
         .iter()
         .map(|(name, value)| (name.as_str(), value.as_str()))
         .collect();
-    match response::refusal(refusal.status, &headers, &refusal.body) {
-        Ok(response) => ServerStep::Refuse {
+    match response::refusal_response(refusal.status, &headers, &refusal.body) {
+        Ok(response) => Refused {
             response,
             error: AcceptError::Refused {
                 status: refusal.status,
@@ -573,17 +634,17 @@ fn refuse(refusal: &Refusal) -> ServerStep {
 }
 
 /// A decision the handshake cannot carry out is the server's bug: 500.
-fn invalid_decision(error: BuildError) -> ServerStep {
+fn invalid_decision(error: BuildError) -> Refused {
     let body = "The server's WebSocket handshake decision was invalid; see its log.\n";
-    ServerStep::Refuse {
-        response: response::text_response(500, body),
+    Refused {
+        response: TextResponse::new(500, body),
         error: AcceptError::InvalidDecision(error),
     }
 }
 
-fn reject(error: RequestError) -> ServerStep {
-    ServerStep::Refuse {
-        response: response::reject(&error),
+fn reject(error: RequestError) -> Refused {
+    Refused {
+        response: response::rejection(&error),
         error: AcceptError::Rejected { error },
     }
 }

@@ -43,32 +43,60 @@ impl<'a> HttpRequest<'a> {
     /// `parts.extensions.get::<hyper::ext::Protocol>().map(|p| p.as_str())`
     /// (or h2's `h2::ext::Protocol`).
     pub fn from_http(parts: &'a http::request::Parts, protocol: Option<&'a str>) -> Self {
-        let headers: Vec<Header<'a>> = parts
-            .headers
+        Self::from_http_fields(
+            &parts.method,
+            &parts.uri,
+            parts.version,
+            &parts.headers,
+            protocol,
+        )
+    }
+
+    /// The head of `request`, borrowed, as [`HttpRequest::from_http`]
+    /// takes it from `Parts`.
+    pub fn from_http_request<B>(request: &'a http::Request<B>, protocol: Option<&'a str>) -> Self {
+        Self::from_http_fields(
+            request.method(),
+            request.uri(),
+            request.version(),
+            request.headers(),
+            protocol,
+        )
+    }
+
+    /// A request from the `http` crate's pieces, as
+    /// [`HttpRequest::from_http`] takes them from `Parts` (for a caller
+    /// that keeps them apart).
+    pub fn from_http_fields(
+        method: &'a http::Method,
+        uri: &'a http::Uri,
+        version: http::Version,
+        headers: &'a http::HeaderMap,
+        protocol: Option<&'a str>,
+    ) -> Self {
+        let headers: Vec<Header<'a>> = headers
             .iter()
             .map(|(name, value)| Header {
                 name: name.as_str(),
                 value: value.as_bytes(),
             })
             .collect();
-        let target = parts
-            .uri
+        let target = uri
             .path_and_query()
             .map(|path| path.as_str())
             .unwrap_or_default();
-        let version = parts.version;
         if version == http::Version::HTTP_2 || version == http::Version::HTTP_3 {
             let pseudo = Http2Pseudo {
-                method: parts.method.as_str(),
-                scheme: parts.uri.scheme_str(),
-                authority: parts.uri.authority().map(|authority| authority.as_str()),
+                method: method.as_str(),
+                scheme: uri.scheme_str(),
+                authority: uri.authority().map(|authority| authority.as_str()),
                 path: Some(target).filter(|path| !path.is_empty()),
                 protocol,
             };
             HttpRequest::http2(pseudo, headers)
         } else {
             let minor = u8::from(version == http::Version::HTTP_11);
-            HttpRequest::http1(parts.method.as_str(), target, minor, headers)
+            HttpRequest::http1(method.as_str(), target, minor, headers)
         }
     }
 }

@@ -199,6 +199,29 @@ pub fn rejection(error: &RequestError) -> TextResponse {
     }
 }
 
+/// The answer to a request with no sign of WebSocket at an endpoint that
+/// serves only WebSockets: 426 Upgrade Required with `Upgrade: websocket`
+/// (RFC 9110 §15.5.22 requires the header with a 426) and
+/// `Sec-WebSocket-Version: 13`, and a body that says so.
+///
+/// ```
+/// let answer = ws13_handshake::response::websocket_only();
+/// assert_eq!(answer.status(), 426);
+/// assert!(answer.headers().contains(&("Upgrade", "websocket")));
+/// ```
+pub fn websocket_only() -> TextResponse {
+    TextResponse {
+        status: 426,
+        extra: alloc::vec![
+            (String::from("Upgrade"), String::from("websocket")),
+            (String::from("Sec-WebSocket-Version"), String::from("13")),
+        ],
+        body: String::from(
+            "This endpoint serves WebSockets only, and the request has no 'Upgrade: websocket', 'Sec-WebSocket-Key' or 'Sec-WebSocket-Version' header (nor, over HTTP/2, ':protocol' websocket). Open it with a WebSocket client (such as `new WebSocket(url)` in a browser); if one was used, a proxy in between removed the WebSocket headers.\n",
+        ),
+    }
+}
+
 /// A plain-text answer as status, header pairs and body: what [`reject`]
 /// and [`refusal`] write as bytes, for an HTTP library that writes the
 /// response itself.
@@ -212,6 +235,16 @@ pub struct TextResponse {
 impl TextResponse {
     /// The media type of every [`TextResponse`] body.
     pub const CONTENT_TYPE: &'static str = "text/plain; charset=utf-8";
+
+    /// A plain-text answer with `status` and `body` and no other header,
+    /// as [`text_response`] writes it.
+    pub fn new(status: u16, body: impl Into<String>) -> Self {
+        TextResponse {
+            status,
+            extra: Vec::new(),
+            body: body.into(),
+        }
+    }
 
     /// The status code.
     pub fn status(&self) -> u16 {
@@ -263,13 +296,31 @@ impl TextResponse {
 /// assert!(ws13_handshake::response::refusal(403, &[("Content-Length", "0")], "").is_err());
 /// ```
 pub fn refusal(status: u16, headers: &[(&str, &str)], body: &str) -> Result<Vec<u8>, BuildError> {
+    refusal_response(status, headers, body).map(|response| response.to_bytes())
+}
+
+/// The application's refusal as status, header pairs and body, checked as
+/// [`refusal`] checks it, for an HTTP library that writes the response
+/// itself.
+pub fn refusal_response(
+    status: u16,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Result<TextResponse, BuildError> {
     if !(300..=599).contains(&status) {
         return Err(BuildError::InvalidRefusalStatus { status });
     }
     for (name, value) in headers {
         check_extra_header(name, value, &["Content-Type", "Content-Length"])?;
     }
-    Ok(write_text_response(status, headers, body))
+    Ok(TextResponse {
+        status,
+        extra: headers
+            .iter()
+            .map(|(name, value)| (String::from(*name), String::from(*value)))
+            .collect(),
+        body: String::from(body),
+    })
 }
 
 /// A complete plain-text response with `Content-Length` and
