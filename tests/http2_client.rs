@@ -84,6 +84,28 @@ async fn echo_messages(mut socket: WebSocket) {
     }
 }
 
+/// ws13's own axum extractor: subprotocol `chat`, permessage-deflate,
+/// only `https://good.example` as origin; echoes data.
+async fn ws13_echo(ws: ws13::axum::WebSocketUpgrade, State(seen): State<Arc<Seen>>) -> Response {
+    let version = match ws.http_version() {
+        HttpVersion::Http2 => Version::HTTP_2,
+        _ => Version::HTTP_11,
+    };
+    seen.versions.lock().unwrap().push(version);
+    ws.protocols(["chat"])
+        .deflate(ws13::handshake::permessage_deflate::DeflateServerPolicy::default())
+        .origins(ws13::handshake::OriginPolicy::allow_list([
+            "https://good.example",
+        ]))
+        .on_upgrade(|mut socket| async move {
+            while let Some(Ok(message)) = socket.next().await {
+                if message.is_data() && socket.send(message).await.is_err() {
+                    break;
+                }
+            }
+        })
+}
+
 /// The certificate the TLS server presents, and a client that trusts it.
 struct TestCert {
     server: Arc<rustls::ServerConfig>,
@@ -127,6 +149,7 @@ async fn serve(setup: ServerSetup) -> (SocketAddr, Arc<Seen>, TlsConnector) {
     let seen = Arc::new(Seen::default());
     let app = Router::new()
         .route("/echo", any(echo))
+        .route("/ws13", any(ws13_echo))
         .with_state(seen.clone());
     let cert = test_cert(setup.alpn_h2);
     let acceptor = tokio_rustls::TlsAcceptor::from(cert.server.clone());
@@ -463,4 +486,97 @@ async fn the_doctor_reports_which_http_version_carried_the_handshake() {
         stdout.contains("101 Switching Protocols over HTTP/1.1"),
         "{stdout}"
     );
+}
+
+#[tokio::test]
+async fn ws13_client_against_the_ws13_axum_extractor_over_h2c_and_tls_h2() {
+    for setup in [H2C, TLS_H2] {
+        let (addr, seen, connector) = serve(setup).await;
+        let url = if setup.tls {
+            format!("wss://localhost:{}/ws13", addr.port())
+        } else {
+            format!("ws://{addr}/ws13")
+        };
+        let http2 = Http2Options::default()
+            .cleartext(true)
+            .fallback_to_http1(false);
+        for deflate in [false, true] {
+            let mut options = ClientOptions::default()
+                .origin("https://good.example")
+                .subprotocols(["other", "chat"]);
+            if deflate {
+                options = options.deflate(DeflateClientPolicy::default());
+            }
+            let (mut ws, response) = connect(&url, &options, &http2, &connector).await.unwrap();
+            assert_eq!(ws.get_ref().http_version(), HttpVersion::Http2);
+            assert_eq!(response.protocol.as_deref(), Some("chat"));
+            assert_eq!(
+                response.deflate.is_some(),
+                deflate,
+                "deflate agreed over HTTP/2"
+            );
+            assert_echoes(
+                &mut ws,
+                if deflate {
+                    "ws13 deflate"
+                } else {
+                    "ws13 plain"
+                },
+            )
+            .await;
+            // Compressible and large: crosses several DATA frames and windows.
+            let big = Message::text("ws13 over HTTP/2 ".repeat(40_000));
+            ws.send(big.clone()).await.unwrap();
+            let echoed = tokio::time::timeout(Duration::from_secs(10), ws.next())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
+            assert_eq!(echoed, big);
+            let peer = ws.close_with(ws13::CloseCode::NORMAL, "bye").await.unwrap();
+            assert!(matches!(peer, ws13::PeerClose::Frame(_)), "{peer:?}");
+        }
+        assert_eq!(seen.versions(), [Version::HTTP_2, Version::HTTP_2]);
+
+        // A refused origin comes back as the ws13 server's 403.
+        let options = ClientOptions::default().origin("https://evil.example");
+        let error = connect(&url, &options, &http2, &connector)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                error,
+                ConnectError::Handshake(ResponseError::ConnectRefused { status: 403 })
+            ),
+            "{error:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn several_ws13_websockets_with_deflate_share_one_connection() {
+    let (addr, seen, connector) = serve(H2C).await;
+    let connection = Http2Connection::connect(&format!("ws://{addr}/"), &h2c(), &connector)
+        .await
+        .unwrap();
+    let options = ClientOptions::default()
+        .origin("https://good.example")
+        .subprotocols(["chat"])
+        .deflate(DeflateClientPolicy::default());
+    let mut sockets = Vec::new();
+    for _ in 0..3 {
+        let (ws, response) = connection.open("/ws13", &options).await.unwrap();
+        assert!(response.deflate.is_some());
+        sockets.push(ws);
+    }
+    let mut closed = sockets.remove(0);
+    closed
+        .close_with(ws13::CloseCode::NORMAL, "first one done")
+        .await
+        .unwrap();
+    for (i, ws) in sockets.iter_mut().enumerate() {
+        assert_echoes(ws, &format!("ws13 socket {i}")).await;
+    }
+    assert_eq!(seen.versions(), [Version::HTTP_2; 3]);
+    assert_eq!(seen.connections.load(Ordering::SeqCst), 1);
 }
