@@ -53,7 +53,8 @@ use ws13_handshake::{
 };
 
 use crate::error::AcceptError;
-use crate::hyper::{Upgrade, WebSocket, finish, not_upgradable, text_response};
+use crate::hyper::{Upgrade, finish, not_upgradable, text_response};
+pub use crate::hyper::{UpgradedIo, WebSocket};
 use crate::server::{ServerOptions, answer};
 
 /// The extractor: a valid WebSocket handshake request, waiting for the

@@ -270,6 +270,19 @@ impl TlsAcceptor {
         certificate_chain: impl AsRef<Path>,
         private_key: impl AsRef<Path>,
     ) -> Result<Self, TlsError> {
+        Self::from_pem_files_with_alpn(certificate_chain, private_key, &[ALPN_HTTP_1_1])
+    }
+
+    /// As [`TlsAcceptor::from_pem_files`], offering the ALPN `protocols` in
+    /// the server's order of preference: `&[b"h2", b"http/1.1"]` for a
+    /// server that speaks HTTP/2 too (such as hyper-util's auto builder,
+    /// see [`crate::hyper`]), where browsers then open `wss://` WebSockets
+    /// as RFC 8441 extended CONNECTs.
+    pub fn from_pem_files_with_alpn(
+        certificate_chain: impl AsRef<Path>,
+        private_key: impl AsRef<Path>,
+        protocols: &[&[u8]],
+    ) -> Result<Self, TlsError> {
         let chain = read_certificates(certificate_chain.as_ref())?;
         let key_path = private_key.as_ref();
         let key = PrivateKeyDer::from_pem_file(key_path).map_err(|e| TlsError::Pem {
@@ -281,7 +294,7 @@ impl TlsAcceptor {
             .with_safe_default_protocol_versions()?
             .with_no_client_auth()
             .with_single_cert(chain, key)?;
-        config.alpn_protocols = vec![ALPN_HTTP_1_1.to_vec()];
+        config.alpn_protocols = protocols.iter().map(|protocol| protocol.to_vec()).collect();
         Ok(Self::from_config(Arc::new(config)))
     }
 
