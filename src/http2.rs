@@ -117,10 +117,13 @@ pub struct Http2Options {
     pub cleartext: bool,
     /// The flow-control window of each stream, in bytes: how much a server
     /// may send on one WebSocket before the application reads it, and so
-    /// the most a WebSocket buffers on receipt. Default 256 KiB.
+    /// the most a WebSocket buffers on receipt. Default 1 MiB.
     pub stream_window: u32,
     /// The flow-control window of the whole connection, shared by all its
-    /// WebSockets. Default 1 MiB.
+    /// WebSockets. Default 16 MiB. Received bytes count against it until
+    /// their WebSocket reads them, so when it is small against the stream
+    /// windows, a few WebSockets whose tasks are busy sending can hold all
+    /// of it and stall the others (browsers use about 15 MiB).
     pub connection_window: u32,
     /// The most bytes one write hands to `h2`; a write waits until the
     /// stream's send window has room for them, so nothing piles up unsent.
@@ -136,8 +139,8 @@ impl Default for Http2Options {
         Http2Options {
             fallback_to_http1: true,
             cleartext: false,
-            stream_window: 256 * 1024,
-            connection_window: 1024 * 1024,
+            stream_window: 1024 * 1024,
+            connection_window: 16 * 1024 * 1024,
             write_chunk: 64 * 1024,
             setup_timeout: Duration::from_secs(10),
         }
