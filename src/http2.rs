@@ -219,10 +219,11 @@ impl fmt::Debug for Http2Connection {
 }
 
 impl Http2Connection {
-    /// Connects to the server of a `wss://` URL (TLS with ALPN `h2`) or,
-    /// with [`Http2Options::cleartext`], a `ws://` URL (h2c), and waits for
-    /// its settings. The URL's path is not used: pass one to
-    /// [`Http2Connection::open`] for each WebSocket.
+    /// Connects to the server of a `wss://` URL (TLS with ALPN `h2`) or a
+    /// `ws://` URL (h2c: HTTP/2 without TLS, whatever
+    /// [`Http2Options::cleartext`] says), and waits for its settings. The
+    /// URL's path is not used: pass one to [`Http2Connection::open`] for
+    /// each WebSocket.
     ///
     /// Fails with [`ConnectError::Http2NotNegotiated`] if the TLS server
     /// does not choose `h2`, and [`ConnectError::ExtendedConnectDisabled`]
@@ -236,7 +237,8 @@ impl Http2Connection {
         // Offering HTTP/1.1 too lets a server without HTTP/2 finish the TLS
         // handshake, so the error can say what it chose.
         let connector = connector.with_alpn(&[ALPN_H2, ALPN_HTTP_1_1]);
-        match transport(&url, options, &connector).await? {
+        let h2c = options.clone().cleartext(true);
+        match transport(&url, &h2c, &connector).await? {
             Negotiated::Http2(stream) => Http2Connection::handshake(stream, &url, options).await,
             Negotiated::Http1(stream) => Err(ConnectError::Http2NotNegotiated {
                 alpn: alpn_of(&stream),
@@ -386,7 +388,7 @@ pub async fn connect(
 > {
     let parsed = WsUrl::parse(url)?;
     if !parsed.secure && !http2.cleartext {
-        return http1_fallback(&parsed, options, connector).await;
+        return over_http1(&parsed, options, connector).await;
     }
     let negotiated = transport(
         &parsed,
@@ -412,7 +414,7 @@ pub async fn connect(
         Err(ConnectError::ExtendedConnectDisabled | ConnectError::Http2(_))
             if http2.fallback_to_http1 =>
         {
-            return http1_fallback(&parsed, options, connector).await;
+            return over_http1(&parsed, options, connector).await;
         }
         Err(error) => return Err(error),
     };
@@ -423,8 +425,9 @@ pub async fn connect(
     ))
 }
 
-/// The WebSocket over HTTP/1.1 on a new connection (ALPN `http/1.1` only).
-async fn http1_fallback(
+/// The WebSocket over HTTP/1.1 on a new connection (for `wss://`, TLS with
+/// ALPN `http/1.1` only).
+async fn over_http1(
     url: &WsUrl,
     options: &ClientOptions,
     connector: &TlsConnector,
