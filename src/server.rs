@@ -506,6 +506,10 @@ pub(crate) enum Answer {
 
 /// The accepting response and what it agreed on.
 #[derive(Debug)]
+#[cfg_attr(
+    not(feature = "hyper"),
+    allow(dead_code, reason = "status and headers are for the hyper integration")
+)]
 pub(crate) struct UpgradeAnswer {
     /// 101 for HTTP/1.1, 200 for an HTTP/2 extended CONNECT.
     pub(crate) status: u16,

@@ -350,9 +350,7 @@ impl<'a> HttpRequest<'a> {
     /// Classifies the request: plain HTTP, a valid WebSocket handshake, or
     /// the first defect of a broken one.
     pub fn classify(self, config: &ServerConfig) -> Result<Incoming<'a>, RequestError> {
-        if let Err(error) = self.check_header_count(config) {
-            return Err(error);
-        }
+        self.check_header_count(config)?;
         if !self.is_websocket_attempt() {
             return Ok(Incoming::PlainHttp(self));
         }
