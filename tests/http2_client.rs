@@ -625,3 +625,98 @@ async fn many_large_messages_in_flight_keep_flowing_with_the_default_windows() {
         .expect("256 echoes of 64 KiB within 30 s");
     assert_eq!(total, 256);
 }
+
+/// An unread WebSocket holds at most its stream window: h2's own server
+/// can send no more than `Http2Options::stream_window` until the
+/// application reads, and reading lets exactly as much more through.
+#[tokio::test]
+async fn an_unread_websocket_holds_at_most_its_stream_window() {
+    use bytes::Bytes;
+
+    const WINDOW: usize = 64 * 1024;
+    // Server frames (unmasked binary, 1020-byte payload): 1024 bytes each.
+    let mut frames = Vec::new();
+    for _ in 0..(4 * WINDOW / 1024) {
+        frames.extend_from_slice(&[0x82, 126, 0x03, 0xfc]);
+        frames.extend_from_slice(&[0x42; 1020]);
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (phase_tx, mut phase_rx) = tokio::sync::mpsc::channel::<()>(1);
+    let (sent_tx, mut sent_rx) = tokio::sync::mpsc::channel::<usize>(2);
+    tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut connection = h2::server::Builder::new()
+            .enable_connect_protocol()
+            .handshake::<_, Bytes>(tcp)
+            .await
+            .unwrap();
+        let (request, mut respond) = connection.accept().await.unwrap().unwrap();
+        assert_eq!(request.method(), axum::http::Method::CONNECT);
+        assert_eq!(
+            request
+                .extensions()
+                .get::<h2::ext::Protocol>()
+                .map(|p| p.as_str()),
+            Some("websocket")
+        );
+        tokio::spawn(async move { while connection.accept().await.is_some() {} });
+        let response = axum::http::Response::builder()
+            .status(200)
+            .body(())
+            .unwrap();
+        let mut send = respond.send_response(response, false).unwrap();
+        let mut offset = 0;
+        for _phase in 0..2 {
+            let before = offset;
+            // Send whatever the client's window lets through, until it stops.
+            loop {
+                send.reserve_capacity(16 * 1024);
+                let granted = tokio::time::timeout(
+                    Duration::from_millis(500),
+                    std::future::poll_fn(|cx| send.poll_capacity(cx)),
+                )
+                .await;
+                if !matches!(granted, Ok(Some(Ok(_)))) {
+                    break;
+                }
+                let n = send.capacity().min(frames.len() - offset);
+                send.send_data(Bytes::copy_from_slice(&frames[offset..offset + n]), false)
+                    .unwrap();
+                offset += n;
+            }
+            sent_tx.send(offset - before).await.unwrap();
+            if phase_rx.recv().await.is_none() {
+                return;
+            }
+        }
+    });
+
+    let http2 = h2c().stream_window(WINDOW as u32);
+    let connection = Http2Connection::connect(
+        &format!("ws://{addr}/"),
+        &http2,
+        &ws13::tls::TlsOptions::default().connector().unwrap(),
+    )
+    .await
+    .unwrap();
+    let (mut ws, _) = connection
+        .open("/", &ClientOptions::default())
+        .await
+        .unwrap();
+    // Not read: the server stops at the window.
+    assert_eq!(sent_rx.recv().await, Some(WINDOW));
+    // Read 16 messages (16 KiB): the server may send that much again (the
+    // driver reads in chunks, so perhaps a little more, never a window more).
+    for _ in 0..16 {
+        let message = ws.next().await.unwrap().unwrap();
+        assert_eq!(message, Message::binary(vec![0x42; 1020]));
+    }
+    phase_tx.send(()).await.unwrap();
+    let more = sent_rx.recv().await.unwrap();
+    println!("after reading 16 KiB the server sent {more} bytes more");
+    assert!(
+        (16 * 1024..WINDOW).contains(&more),
+        "after reading 16 KiB the server sent {more} bytes more"
+    );
+}
