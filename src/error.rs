@@ -123,7 +123,9 @@ pub enum ConnectError {
     Disconnected,
     /// The HTTP/2 connection or stream failed (feature `http2`).
     #[cfg(feature = "http2")]
-    #[error("HTTP/2 error: {0}")]
+    #[error(
+        "HTTP/2 failed: {0}. If this happened while connecting to a ws:// URL with h2c, the server most likely does not speak HTTP/2 without TLS on this port: leave Http2Options::fallback_to_http1 on, or connect over HTTP/1.1"
+    )]
     Http2(#[from] h2::Error),
     /// The TLS server did not choose HTTP/2 in ALPN (feature `http2`).
     #[cfg(feature = "http2")]

@@ -720,3 +720,46 @@ async fn an_unread_websocket_holds_at_most_its_stream_window() {
         "after reading 16 KiB the server sent {more} bytes more"
     );
 }
+
+/// A server that speaks only HTTP/1.1 (ws13's own `tokio::accept`): h2c's
+/// connection preface fails, and `connect` falls back to HTTP/1.1 on a new
+/// connection; without the fallback the error says what to do.
+#[tokio::test]
+async fn h2c_against_an_http1_only_server_falls_back() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let options = ws13::ServerOptions::default();
+                if let Ok(ws13::tokio::Accepted::WebSocket(mut ws, _)) =
+                    ws13::tokio::accept(tcp, &options).await
+                {
+                    while let Some(Ok(message)) = ws.next().await {
+                        if message.is_data() && ws.send(message).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let connector = ws13::tls::TlsOptions::default().connector().unwrap();
+    let url = format!("ws://{addr}/");
+    let with_fallback = Http2Options::default().cleartext(true);
+    let (mut ws, _) = connect(&url, &ClientOptions::default(), &with_fallback, &connector)
+        .await
+        .unwrap();
+    assert_eq!(ws.get_ref().http_version(), HttpVersion::Http11);
+    assert_echoes(&mut ws, "HTTP/1.1-only server").await;
+
+    let error = connect(&url, &ClientOptions::default(), &h2c(), &connector)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ConnectError::Http2(_)), "{error:?}");
+    let message = error.to_string();
+    assert!(
+        message.contains("fallback_to_http1"),
+        "the error names the fix: {message}"
+    );
+}
