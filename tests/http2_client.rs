@@ -2,8 +2,8 @@
 //! did not write: axum 0.8's own WebSocket support (tungstenite over
 //! hyper's upgrade), served by hyper-util over h2c and TLS+h2, and the
 //! fallback to HTTP/1.1 where the server does not offer WebSockets over
-//! HTTP/2.
-#![cfg(feature = "http2")]
+//! HTTP/2; and against ws13's own axum extractor (feature `axum`).
+#![cfg(all(feature = "http2", feature = "axum"))]
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
