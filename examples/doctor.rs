@@ -3,7 +3,14 @@
 //!
 //! ```text
 //! cargo run --features tls --example doctor -- URL [--origin PAGE_ORIGIN] [--ca FILE] [--json]
+//! cargo run --features http2 --example doctor -- URL --http2 [...]
 //! ```
+//!
+//! The response check names the HTTP version that carried the handshake.
+//! With `--http2` (feature `http2`) the doctor first tries a WebSocket over
+//! HTTP/2 (RFC 8441 extended CONNECT; TLS with ALPN `h2` for `wss://`,
+//! h2c for `ws://`), as a browser on an HTTP/2 page would; where the server
+//! does not offer it, it says why and examines HTTP/1.1 as usual.
 //!
 //! `URL` is `ws://` or `wss://`; `--origin` is the origin of the web page
 //! that will connect (it is sent as `Origin` and checked for mixed content);
@@ -158,7 +165,7 @@ async fn main() -> ExitCode {
         .find(|a| !a.starts_with("--") && is_url(a))
     else {
         eprintln!(
-            "usage: doctor URL [--origin PAGE_ORIGIN] [--ca FILE] [--json]\n  URL: ws://HOST[:PORT]/PATH or wss://..."
+            "usage: doctor URL [--origin PAGE_ORIGIN] [--ca FILE] [--json] [--http2]\n  URL: ws://HOST[:PORT]/PATH or wss://..."
         );
         return ExitCode::from(2);
     };
@@ -231,6 +238,13 @@ async fn examine(url_text: &str, report: &mut Report) {
                 code: Some(diagnostic.code),
             }),
         }
+    }
+
+    #[cfg(feature = "http2")]
+    if std::env::args().any(|a| a == "--http2")
+        && http2_examined(url_text, origin.as_deref(), report).await
+    {
+        return;
     }
 
     let proxy = match ProxyChoice::FromEnvironment.resolve(url.secure, &url.host) {
@@ -550,7 +564,7 @@ where
         report.pass(
             "response",
             format!(
-                "101 Switching Protocols, valid for a strict (WebKit-grade) client ({})",
+                "101 Switching Protocols over HTTP/1.1, valid for a strict (WebKit-grade) client ({})",
                 elapsed(started)
             ),
         );
@@ -646,6 +660,71 @@ where
     }
     // The stream is done; dropping it closes the transport.
     drop(ws);
+}
+
+/// `--http2`: opens the WebSocket over HTTP/2 and runs the ping and close
+/// checks on it. `false` when the server does not offer WebSockets over
+/// HTTP/2 (reported, then HTTP/1.1 is examined); `true` when the HTTP/2
+/// examination is complete (passed or failed).
+#[cfg(feature = "http2")]
+async fn http2_examined(url: &str, origin: Option<&str>, report: &mut Report) -> bool {
+    use ws13::ConnectError;
+    use ws13::http2::{Http2Connection, Http2Options};
+
+    let mut tls_options = TlsOptions::default();
+    if let Some(ca) = common::flag("ca") {
+        tls_options = tls_options.ca_file(ca);
+    }
+    let Ok(connector) = tls_options.connector() else {
+        return false; // the TLS step of the HTTP/1.1 examination reports it
+    };
+    let http2 = Http2Options::default()
+        .cleartext(true)
+        .setup_timeout(STEP_TIMEOUT);
+    let started = Instant::now();
+    let connection = match Http2Connection::connect(url, &http2, &connector).await {
+        Ok(connection) => connection,
+        Err(
+            e @ (ConnectError::Http2NotNegotiated { .. }
+            | ConnectError::ExtendedConnectDisabled
+            | ConnectError::Http2(_)),
+        ) => {
+            report.pass("http2", format!("not offered, trying HTTP/1.1: {e}"));
+            return false;
+        }
+        Err(_) => return false, // DNS, TCP and TLS are examined step by step below
+    };
+    let mut options = ws13::ClientOptions::default().handshake_timeout(STEP_TIMEOUT);
+    if let Some(origin) = origin {
+        options = options.origin(origin);
+    }
+    let path = WsUrl::parse(url).map(|u| u.path).unwrap_or_default();
+    match connection.open(&path, &options).await {
+        Ok((ws, _response)) => {
+            report.pass(
+                "response",
+                format!(
+                    "2xx to the extended CONNECT: the handshake went over HTTP/2 (RFC 8441) ({})",
+                    elapsed(started)
+                ),
+            );
+            ping_and_close(ws, report).await;
+        }
+        Err(e) => {
+            let (code, hint) = match &e {
+                ConnectError::Handshake(problem) => (Some(problem.code()), problem.hint()),
+                _ => (None, "Check the server's logs for the refused CONNECT."),
+            };
+            report.add(Check {
+                step: "response",
+                ok: false,
+                detail: format!("over HTTP/2: {e}"),
+                hint: Some(hint.to_owned()),
+                code,
+            });
+        }
+    }
+    true
 }
 
 /// `0.42 ms`.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use ws13_codec::Config;
 use ws13_codec::deflate::DeflateSettings;
 use ws13_handshake::permessage_deflate::{DeflateClientPolicy, DeflateParams, PERMESSAGE_DEFLATE};
-use ws13_handshake::{BuildError, ClientConfig, ClientHandshake, ClientRequest, Status};
+use ws13_handshake::{BuildError, ClientConfig, ClientHandshake, ClientRequest, Extension, Status};
 
 use crate::error::ConnectError;
 use crate::mask_keys::handshake_nonce;
@@ -332,18 +332,7 @@ impl ClientHandshakeStep {
             Status::Partial => return Ok(None),
             Status::Complete(accepted) => accepted,
         };
-        // The handshake crate refused extensions we did not offer; here the
-        // permessage-deflate answer's parameters are checked (RFC 7692 §7.1).
-        let answer = accepted
-            .extensions()
-            .iter()
-            .find(|e| e.name.eq_ignore_ascii_case(PERMESSAGE_DEFLATE));
-        let deflate = match (self.deflate, answer) {
-            (Some(policy), Some(answer)) => {
-                Some(policy.accept(answer).map_err(ConnectError::Deflate)?)
-            }
-            _ => None,
-        };
+        let deflate = agreed_deflate(self.deflate, accepted.extensions())?;
         Ok(Some((
             HandshakeResponse {
                 protocol: accepted.protocol().map(str::to_owned),
@@ -356,6 +345,90 @@ impl ClientHandshakeStep {
             },
             accepted.head_len(),
         )))
+    }
+}
+
+/// The permessage-deflate parameters agreed by the server's accepted
+/// extensions, over HTTP/1.1 and HTTP/2 alike. The handshake crate refused
+/// extensions the client did not offer; here the permessage-deflate
+/// answer's parameters are checked (RFC 7692 §7.1).
+fn agreed_deflate(
+    policy: Option<DeflateClientPolicy>,
+    accepted: &[Extension<'_>],
+) -> Result<Option<DeflateParams>, ConnectError> {
+    let answer = accepted
+        .iter()
+        .find(|e| e.name.eq_ignore_ascii_case(PERMESSAGE_DEFLATE));
+    match (policy, answer) {
+        (Some(policy), Some(answer)) => {
+            Ok(Some(policy.accept(answer).map_err(ConnectError::Deflate)?))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Builds the HTTP/2 extended CONNECT (RFC 8441) for `url` and validates
+/// the answer's status and headers (sans I/O): the counterpart of
+/// [`ClientHandshakeStep`] for a WebSocket over an HTTP/2 stream.
+#[cfg(feature = "http2")]
+#[derive(Debug)]
+pub(crate) struct ExtendedConnectStep {
+    handshake: ws13_handshake::extended_connect::ExtendedConnectHandshake,
+    deflate: Option<DeflateClientPolicy>,
+}
+
+#[cfg(feature = "http2")]
+impl ExtendedConnectStep {
+    pub(crate) fn new(url: &WsUrl, options: &ClientOptions) -> Result<Self, BuildError> {
+        let authority = url.host_header();
+        let scheme = if url.secure { "https" } else { "http" };
+        let mut request = ws13_handshake::extended_connect::ExtendedConnectRequest::new(
+            scheme, &authority, &url.path,
+        )?;
+        if let Some(origin) = &options.origin {
+            request = request.origin(origin)?;
+        }
+        for protocol in &options.subprotocols {
+            request = request.protocol(protocol)?;
+        }
+        for (name, value) in &options.headers {
+            request = request.header(name, value)?;
+        }
+        let offer = options.deflate.map(|policy| policy.offer());
+        if let Some(offer) = &offer {
+            request = request.extensions(offer)?;
+        }
+        Ok(ExtendedConnectStep {
+            handshake: request.build(),
+            deflate: options.deflate,
+        })
+    }
+
+    /// The request's parts: pseudo-headers and header fields.
+    pub(crate) fn request(&self) -> &ws13_handshake::extended_connect::ExtendedConnectHandshake {
+        &self.handshake
+    }
+
+    /// Checks the answer to the CONNECT.
+    pub(crate) fn check(
+        &self,
+        status: u16,
+        headers: &[(String, Vec<u8>)],
+    ) -> Result<HandshakeResponse, ConnectError> {
+        let borrowed: Vec<ws13_handshake::Header<'_>> = headers
+            .iter()
+            .map(|(name, value)| ws13_handshake::Header {
+                name: name.as_str(),
+                value: value.as_slice(),
+            })
+            .collect();
+        let accepted = self.handshake.check_response(status, &borrowed)?;
+        let deflate = agreed_deflate(self.deflate, accepted.extensions())?;
+        Ok(HandshakeResponse {
+            protocol: accepted.protocol().map(str::to_owned),
+            headers: headers.to_vec(),
+            deflate,
+        })
     }
 }
 
@@ -421,5 +494,73 @@ mod tests {
         );
         assert!(request.contains("\r\nCookie: a=1\r\n"), "{request}");
         assert!(request.contains("permessage-deflate"), "{request}");
+    }
+}
+
+#[cfg(all(test, feature = "http2"))]
+mod extended_connect_tests {
+    use super::*;
+
+    fn answer(pairs: &[(&str, &str)]) -> Vec<(String, Vec<u8>)> {
+        pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
+            .collect()
+    }
+
+    #[test]
+    fn options_reach_the_extended_connect() {
+        let url = WsUrl::parse("wss://example.com:8443/chat?room=1").unwrap();
+        let options = ClientOptions::default()
+            .origin("https://example.com")
+            .subprotocols(["chat"])
+            .header("Cookie", "a=1")
+            .deflate(DeflateClientPolicy::default());
+        let step = ExtendedConnectStep::new(&url, &options).unwrap();
+        let request = step.request();
+        assert_eq!(request.scheme(), "https");
+        assert_eq!(request.authority(), "example.com:8443");
+        assert_eq!(request.path(), "/chat?room=1");
+        let names: Vec<&str> = request.headers().iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "sec-websocket-version",
+                "origin",
+                "sec-websocket-protocol",
+                "sec-websocket-extensions",
+                "cookie"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_deflate_answer_is_checked_as_over_http1() {
+        let url = WsUrl::parse("ws://example.com/").unwrap();
+        let options = ClientOptions::default().deflate(DeflateClientPolicy::default());
+        let step = ExtendedConnectStep::new(&url, &options).unwrap();
+        let agreed = step
+            .check(
+                200,
+                &answer(&[(
+                    "sec-websocket-extensions",
+                    "permessage-deflate; server_max_window_bits=10",
+                )]),
+            )
+            .unwrap();
+        assert_eq!(agreed.deflate.unwrap().server_max_window_bits, 10);
+        let malformed = step.check(
+            200,
+            &answer(&[(
+                "sec-websocket-extensions",
+                "permessage-deflate; server_max_window_bits=99",
+            )]),
+        );
+        assert!(
+            matches!(malformed, Err(ConnectError::Deflate(_))),
+            "{malformed:?}"
+        );
+        let refused = step.check(403, &[]).unwrap_err();
+        assert!(refused.to_string().contains("403"), "{refused}");
     }
 }

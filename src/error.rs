@@ -141,4 +141,27 @@ pub enum ConnectError {
         /// Why, in words.
         error: crate::proxy::ProxyError,
     },
+    /// The HTTP/2 connection or stream failed (feature `http2`).
+    #[cfg(feature = "http2")]
+    #[error(
+        "HTTP/2 failed: {0}. If this happened while connecting to a ws:// URL with h2c, the server most likely does not speak HTTP/2 without TLS on this port: leave Http2Options::fallback_to_http1 on, or connect over HTTP/1.1"
+    )]
+    Http2(#[from] h2::Error),
+    /// The TLS server did not choose HTTP/2 in ALPN (feature `http2`).
+    #[cfg(feature = "http2")]
+    #[error(
+        "the server did not choose HTTP/2 in the TLS handshake (ALPN {}), so no WebSocket can be opened over HTTP/2: enable HTTP/2 on the server (ALPN 'h2'), or let ws13::http2::connect fall back to HTTP/1.1 (Http2Options::fallback_to_http1(true))",
+        .alpn.as_deref().map_or_else(|| String::from("not used"), |alpn| format!("'{alpn}'"))
+    )]
+    Http2NotNegotiated {
+        /// The protocol the server chose instead, if any.
+        alpn: Option<String>,
+    },
+    /// The server speaks HTTP/2 but did not advertise
+    /// `SETTINGS_ENABLE_CONNECT_PROTOCOL` (feature `http2`).
+    #[cfg(feature = "http2")]
+    #[error(
+        "the server speaks HTTP/2 but did not advertise SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441), so it cannot carry a WebSocket on an HTTP/2 stream: enable it on the server (hyper: `http2().enable_connect_protocol()`, h2: `server::Builder::enable_connect_protocol()`; axum::serve does), or let ws13::http2::connect fall back to HTTP/1.1 (Http2Options::fallback_to_http1(true))"
+    )]
+    ExtendedConnectDisabled,
 }

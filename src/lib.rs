@@ -16,6 +16,7 @@
 //! | `tls` (feature `tls`) | `wss://` for the tokio driver: verified client connections, a PEM-configured acceptor |
 //! | [`proxy`] | HTTP CONNECT and SOCKS5 tunnels (sans I/O), proxy URLs, the environment's proxy settings |
 //! | [`reconnect`] | backoff with full jitter and which failures to retry (sans I/O; `ws13::tokio::Reconnecting` runs it) |
+//! | `http2` (feature `http2`) | the client over HTTP/2 (RFC 8441): several WebSockets on one connection, HTTP/1.1 fallback |
 //! | [`page_origin`] | rules from the web page a browser client runs in (mixed content) |
 //! | [`Message`], [`Error`] | what the drivers exchange and report |
 //! | [`ServerOptions`], [`ClientOptions`] | handshake policy, limits, heartbeats, timeouts |
@@ -32,6 +33,8 @@ pub mod axum;
 pub mod blocking;
 mod client;
 mod error;
+#[cfg(feature = "http2")]
+pub mod http2;
 #[cfg(feature = "hyper")]
 pub mod hyper;
 mod mask_keys;

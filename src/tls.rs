@@ -189,6 +189,15 @@ impl TlsConnector {
         }
     }
 
+    /// The same configuration, offering `protocols` in ALPN instead (the
+    /// HTTP/2 client offers `h2` first).
+    #[cfg(feature = "http2")]
+    pub(crate) fn with_alpn(&self, protocols: &[&[u8]]) -> TlsConnector {
+        let mut config = rustls::ClientConfig::clone(self.inner.config());
+        config.alpn_protocols = protocols.iter().map(|p| p.to_vec()).collect();
+        TlsConnector::from_config(Arc::new(config))
+    }
+
     /// Runs the TLS handshake over `stream`, verifying that the server's
     /// certificate is valid for `host` (a DNS name or an IP address). See
     /// [`failure_hint`] for what a failure means.

@@ -46,12 +46,89 @@ pub struct ClientRequest<'r> {
     host: &'r str,
     path: &'r str,
     key: ClientKey,
-    origin: Option<&'r str>,
-    protocols: Vec<&'r str>,
-    extensions: Vec<&'r str>,
-    extension_names: Vec<String>,
-    headers: Vec<(&'r str, &'r str)>,
+    offers: Offers<'r>,
     config: ClientConfig,
+}
+
+/// What a client request offers and adds, whichever HTTP version carries
+/// it: the HTTP/1.1 upgrade ([`ClientRequest`]) and the HTTP/2 extended
+/// CONNECT ([`crate::extended_connect::ExtendedConnectRequest`]) validate
+/// their options here, once.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Offers<'r> {
+    pub(crate) origin: Option<&'r str>,
+    pub(crate) protocols: Vec<&'r str>,
+    pub(crate) extensions: Vec<&'r str>,
+    pub(crate) extension_names: Vec<String>,
+    pub(crate) headers: Vec<(&'r str, &'r str)>,
+}
+
+impl<'r> Offers<'r> {
+    pub(crate) fn origin(&mut self, origin: &'r str) -> Result<(), BuildError> {
+        if origin.trim().is_empty() || !is_safe_value(origin) {
+            return Err(BuildError::InvalidOrigin {
+                origin: excerpt(origin.as_bytes()),
+            });
+        }
+        self.origin = Some(origin);
+        Ok(())
+    }
+
+    pub(crate) fn protocol(&mut self, protocol: &'r str) -> Result<(), BuildError> {
+        if !is_token(protocol) {
+            return Err(BuildError::InvalidProtocol {
+                protocol: excerpt(protocol.as_bytes()),
+            });
+        }
+        if self.protocols.contains(&protocol) {
+            return Err(BuildError::DuplicateProtocol {
+                protocol: String::from(protocol),
+            });
+        }
+        self.protocols.push(protocol);
+        Ok(())
+    }
+
+    pub(crate) fn extensions(&mut self, offer: &'r str) -> Result<(), BuildError> {
+        let parsed = parse_extensions(offer).map_err(|reason| BuildError::InvalidExtensions {
+            value: excerpt(offer.as_bytes()),
+            reason,
+        })?;
+        self.extension_names
+            .extend(parsed.iter().map(|e| String::from(e.name)));
+        self.extensions.push(offer.trim());
+        Ok(())
+    }
+
+    /// `also_reserved`: names the carrying HTTP version writes itself or
+    /// forbids, besides the WebSocket handshake headers.
+    pub(crate) fn header(
+        &mut self,
+        name: &'r str,
+        value: &'r str,
+        also_reserved: &[&str],
+    ) -> Result<(), BuildError> {
+        check_extra_header(name, value, also_reserved)?;
+        self.headers.push((name, value));
+        Ok(())
+    }
+
+    /// The offered subprotocol and extension names, to check the answer
+    /// against.
+    pub(crate) fn offered(&self) -> Offered {
+        Offered {
+            protocols: self.protocols.iter().map(|p| String::from(*p)).collect(),
+            extension_names: self.extension_names.clone(),
+        }
+    }
+}
+
+/// The subprotocols and extensions a request offered: what the server's
+/// answer is checked against, by the same rules for HTTP/1.1 and HTTP/2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Offered {
+    pub(crate) protocols: Vec<String>,
+    pub(crate) extension_names: Vec<String>,
 }
 
 impl<'r> ClientRequest<'r> {
@@ -75,40 +152,21 @@ impl<'r> ClientRequest<'r> {
             host,
             path,
             key: ClientKey::from_bytes(key),
-            origin: None,
-            protocols: Vec::new(),
-            extensions: Vec::new(),
-            extension_names: Vec::new(),
-            headers: Vec::new(),
+            offers: Offers::default(),
             config: ClientConfig::default(),
         })
     }
 
     /// Sends `Origin` (`scheme://host[:port]` of the page or service).
     pub fn origin(mut self, origin: &'r str) -> Result<Self, BuildError> {
-        if origin.trim().is_empty() || !is_safe_value(origin) {
-            return Err(BuildError::InvalidOrigin {
-                origin: excerpt(origin.as_bytes()),
-            });
-        }
-        self.origin = Some(origin);
+        self.offers.origin(origin)?;
         Ok(self)
     }
 
     /// Offers a subprotocol; call again to offer more, in order of
     /// preference. Names must be tokens and unique.
     pub fn protocol(mut self, protocol: &'r str) -> Result<Self, BuildError> {
-        if !is_token(protocol) {
-            return Err(BuildError::InvalidProtocol {
-                protocol: excerpt(protocol.as_bytes()),
-            });
-        }
-        if self.protocols.contains(&protocol) {
-            return Err(BuildError::DuplicateProtocol {
-                protocol: String::from(protocol),
-            });
-        }
-        self.protocols.push(protocol);
+        self.offers.protocol(protocol)?;
         Ok(self)
     }
 
@@ -116,13 +174,7 @@ impl<'r> ClientRequest<'r> {
     /// `permessage-deflate; client_max_window_bits`); call again to add
     /// more offers. All offers go on one header line.
     pub fn extensions(mut self, offer: &'r str) -> Result<Self, BuildError> {
-        let parsed = parse_extensions(offer).map_err(|reason| BuildError::InvalidExtensions {
-            value: excerpt(offer.as_bytes()),
-            reason,
-        })?;
-        self.extension_names
-            .extend(parsed.iter().map(|e| String::from(e.name)));
-        self.extensions.push(offer.trim());
+        self.offers.extensions(offer)?;
         Ok(self)
     }
 
@@ -130,8 +182,7 @@ impl<'r> ClientRequest<'r> {
     /// `Connection`, `Upgrade` and `Sec-WebSocket-*` (any case) are refused,
     /// as are names that are not tokens and values with control characters.
     pub fn header(mut self, name: &'r str, value: &'r str) -> Result<Self, BuildError> {
-        check_extra_header(name, value, &["Host", "Origin"])?;
-        self.headers.push((name, value));
+        self.offers.header(name, value, &["Host", "Origin"])?;
         Ok(self)
     }
 
@@ -152,32 +203,31 @@ impl<'r> ClientRequest<'r> {
         write_header(&mut out, "Connection", "Upgrade");
         write_header(&mut out, "Sec-WebSocket-Key", self.key.as_str());
         write_header(&mut out, "Sec-WebSocket-Version", "13");
-        if let Some(origin) = self.origin {
+        if let Some(origin) = self.offers.origin {
             write_header(&mut out, "Origin", origin);
         }
-        if !self.protocols.is_empty() {
+        if !self.offers.protocols.is_empty() {
             write_header(
                 &mut out,
                 "Sec-WebSocket-Protocol",
-                &self.protocols.join(", "),
+                &self.offers.protocols.join(", "),
             );
         }
-        if !self.extensions.is_empty() {
+        if !self.offers.extensions.is_empty() {
             write_header(
                 &mut out,
                 "Sec-WebSocket-Extensions",
-                &self.extensions.join(", "),
+                &self.offers.extensions.join(", "),
             );
         }
-        for (name, value) in &self.headers {
+        for (name, value) in &self.offers.headers {
             write_header(&mut out, name, value);
         }
         out.extend_from_slice(b"\r\n");
         ClientHandshake {
             request: out,
             key: self.key,
-            protocols: self.protocols.iter().map(|p| String::from(*p)).collect(),
-            extension_names: self.extension_names,
+            offered: self.offers.offered(),
             config: self.config,
             scanner: HeadScanner::default(),
         }
@@ -190,8 +240,7 @@ impl<'r> ClientRequest<'r> {
 pub struct ClientHandshake {
     request: Vec<u8>,
     key: ClientKey,
-    protocols: Vec<String>,
-    extension_names: Vec<String>,
+    offered: Offered,
     config: ClientConfig,
     scanner: HeadScanner,
 }
@@ -338,8 +387,8 @@ impl ClientHandshake {
             n => errors.push(ResponseError::DuplicateAccept { count: n }),
         }
 
-        let protocol = self.check_protocol(headers, errors);
-        let extensions = self.check_extensions(headers, errors);
+        let protocol = check_protocol(&self.offered, headers, errors);
+        let extensions = check_extensions(&self.offered, headers, errors);
 
         Some(AcceptedResponse {
             protocol: protocol?,
@@ -348,88 +397,93 @@ impl ClientHandshake {
             head_len: head.head_len,
         })
     }
+}
 
-    /// `Some(choice)` when the subprotocol header is sound.
-    fn check_protocol<'b>(
-        &self,
-        headers: &[Header<'b>],
-        errors: &mut Vec<ResponseError>,
-    ) -> Option<Option<&'b str>> {
-        let mut found = lines(headers, "Sec-WebSocket-Protocol");
-        let Some(first) = found.next() else {
-            return Some(None);
-        };
-        let protocol = first.value_str().map(str::trim).unwrap_or("");
-        if found.next().is_some() || !is_token(protocol) {
-            errors.push(ResponseError::InvalidProtocol {
-                value: joined(headers, "Sec-WebSocket-Protocol"),
-            });
-            return None;
-        }
-        if self.protocols.is_empty() {
-            errors.push(ResponseError::ProtocolNotRequested {
-                protocol: String::from(protocol),
-            });
-            return None;
-        }
-        if !self.protocols.iter().any(|offered| offered == protocol) {
-            errors.push(ResponseError::ProtocolNotOffered {
-                protocol: String::from(protocol),
-                offered: self.protocols.join(", "),
-            });
-            return None;
-        }
-        Some(Some(protocol))
+/// The server's `Sec-WebSocket-Protocol` answer against the offer (RFC 6455
+/// §4.1, the same rule for HTTP/1.1 and HTTP/2): `Some(choice)` when the
+/// header is sound.
+pub(crate) fn check_protocol<'b>(
+    offered: &Offered,
+    headers: &[Header<'b>],
+    errors: &mut Vec<ResponseError>,
+) -> Option<Option<&'b str>> {
+    let mut found = lines(headers, "Sec-WebSocket-Protocol");
+    let Some(first) = found.next() else {
+        return Some(None);
+    };
+    let protocol = first.value_str().map(str::trim).unwrap_or("");
+    if found.next().is_some() || !is_token(protocol) {
+        errors.push(ResponseError::InvalidProtocol {
+            value: joined(headers, "Sec-WebSocket-Protocol"),
+        });
+        return None;
     }
+    if offered.protocols.is_empty() {
+        errors.push(ResponseError::ProtocolNotRequested {
+            protocol: String::from(protocol),
+        });
+        return None;
+    }
+    if !offered.protocols.iter().any(|offered| offered == protocol) {
+        errors.push(ResponseError::ProtocolNotOffered {
+            protocol: String::from(protocol),
+            offered: offered.protocols.join(", "),
+        });
+        return None;
+    }
+    Some(Some(protocol))
+}
 
-    fn check_extensions<'b>(
-        &self,
-        headers: &[Header<'b>],
-        errors: &mut Vec<ResponseError>,
-    ) -> Option<Vec<Extension<'b>>> {
-        let mut accepted: Vec<Extension<'b>> = Vec::new();
-        let mut sound = true;
-        for h in lines(headers, "Sec-WebSocket-Extensions") {
-            let parsed = core::str::from_utf8(h.value)
-                .map_err(|e| crate::extensions::ExtensionsError::ExpectedName {
-                    position: e.valid_up_to(),
-                })
-                .and_then(parse_extensions);
-            let extensions = match parsed {
-                Ok(extensions) => extensions,
-                Err(reason) => {
-                    errors.push(ResponseError::InvalidExtensionHeader {
-                        value: excerpt(h.value),
-                        reason,
-                    });
-                    return None;
-                }
-            };
-            for extension in extensions {
-                let name = extension.name;
-                if !self
-                    .extension_names
-                    .iter()
-                    .any(|offered| offered.eq_ignore_ascii_case(name))
-                {
-                    errors.push(ResponseError::ExtensionNotOffered {
-                        name: String::from(name),
-                    });
-                    sound = false;
-                } else if accepted
-                    .iter()
-                    .any(|earlier| earlier.name.eq_ignore_ascii_case(name))
-                {
-                    errors.push(ResponseError::DuplicateExtension {
-                        name: String::from(name),
-                    });
-                    sound = false;
-                }
-                accepted.push(extension);
+/// The server's `Sec-WebSocket-Extensions` answer against the offer
+/// (RFC 6455 §9.1, the same rule for HTTP/1.1 and HTTP/2): `Some(accepted)`
+/// when every accepted extension was offered, once.
+pub(crate) fn check_extensions<'b>(
+    offered: &Offered,
+    headers: &[Header<'b>],
+    errors: &mut Vec<ResponseError>,
+) -> Option<Vec<Extension<'b>>> {
+    let mut accepted: Vec<Extension<'b>> = Vec::new();
+    let mut sound = true;
+    for h in lines(headers, "Sec-WebSocket-Extensions") {
+        let parsed = core::str::from_utf8(h.value)
+            .map_err(|e| crate::extensions::ExtensionsError::ExpectedName {
+                position: e.valid_up_to(),
+            })
+            .and_then(parse_extensions);
+        let extensions = match parsed {
+            Ok(extensions) => extensions,
+            Err(reason) => {
+                errors.push(ResponseError::InvalidExtensionHeader {
+                    value: excerpt(h.value),
+                    reason,
+                });
+                return None;
             }
+        };
+        for extension in extensions {
+            let name = extension.name;
+            if !offered
+                .extension_names
+                .iter()
+                .any(|offered| offered.eq_ignore_ascii_case(name))
+            {
+                errors.push(ResponseError::ExtensionNotOffered {
+                    name: String::from(name),
+                });
+                sound = false;
+            } else if accepted
+                .iter()
+                .any(|earlier| earlier.name.eq_ignore_ascii_case(name))
+            {
+                errors.push(ResponseError::DuplicateExtension {
+                    name: String::from(name),
+                });
+                sound = false;
+            }
+            accepted.push(extension);
         }
-        sound.then_some(accepted)
     }
+    sound.then_some(accepted)
 }
 
 /// A header value as trimmed text for token matching; non-UTF-8 matches

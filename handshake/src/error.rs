@@ -485,6 +485,12 @@ pub enum ResponseError {
         /// What is wrong with it.
         reason: ExtensionsError,
     },
+    /// HTTP/2 (RFC 8441): a status outside 2xx to the extended CONNECT.
+    #[error("The server answered the HTTP/2 extended CONNECT (RFC 8441) with {status} instead of a 2xx status, so no WebSocket was opened. {hint}", hint = status_hint(*.status))]
+    ConnectRefused {
+        /// The status code.
+        status: u16,
+    },
 }
 
 impl ResponseError {
@@ -508,6 +514,7 @@ impl ResponseError {
             ResponseError::ExtensionNotOffered { .. } => "extension-not-offered",
             ResponseError::DuplicateExtension { .. } => "duplicate-extension",
             ResponseError::InvalidExtensionHeader { .. } => "invalid-extensions-header",
+            ResponseError::ConnectRefused { .. } => "extended-connect-refused",
         }
     }
 
@@ -515,7 +522,8 @@ impl ResponseError {
     pub fn hint(&self) -> &'static str {
         match self {
             ResponseError::Head(head) => head.hint(),
-            ResponseError::UnexpectedStatus { status, .. } => status_hint(*status),
+            ResponseError::UnexpectedStatus { status, .. }
+            | ResponseError::ConnectRefused { status } => status_hint(*status),
             ResponseError::MissingConnection | ResponseError::ConnectionWithoutUpgrade { .. } => {
                 "The server must send exactly one 'Connection: Upgrade' line."
             }
@@ -611,6 +619,14 @@ pub enum BuildError {
     InvalidRefusalStatus {
         /// The status given.
         status: u16,
+    },
+    /// A `:scheme` for an HTTP/2 extended CONNECT other than `https` or `http`.
+    #[error(
+        "The scheme '{scheme}' cannot carry a WebSocket over HTTP/2: RFC 8441 sends ':scheme' as the target's HTTP scheme, 'https' for wss:// and 'http' for ws://."
+    )]
+    InvalidScheme {
+        /// The scheme given (shortened if long).
+        scheme: String,
     },
     /// An unusable host.
     #[error(

@@ -11,6 +11,7 @@
 //! | [`request`] | server: read a request incrementally, or take one parsed elsewhere (HTTP/1.1, or an HTTP/2 extended CONNECT), and classify it (plain HTTP, valid WebSocket, broken WebSocket) |
 //! | [`response`] | server: write the 101 (or HTTP/2's 200), or the 400/403/426 that explains a refusal, as bytes or as status, header pairs and body |
 //! | [`client`] | client: build the request, then read and validate the response |
+//! | [`extended_connect`] | client over HTTP/2 (RFC 8441): the extended CONNECT as parts, and the check of the answer |
 //! | [`accept`] | `Sec-WebSocket-Key` and `Sec-WebSocket-Accept` |
 //! | [`headers`] | token lists, header-name and header-value rules, the `Connection` policy |
 //! | [`extensions`] | `Sec-WebSocket-Extensions` parsing |
@@ -96,6 +97,7 @@ pub mod accept;
 pub mod client;
 pub mod diagnostics;
 pub mod error;
+pub mod extended_connect;
 pub mod extensions;
 pub mod head;
 pub mod headers;
