@@ -223,7 +223,10 @@ impl Http2Connection {
     /// `ws://` URL (h2c: HTTP/2 without TLS, whatever
     /// [`Http2Options::cleartext`] says), and waits for its settings. The
     /// URL's path is not used: pass one to [`Http2Connection::open`] for
-    /// each WebSocket.
+    /// each WebSocket. It goes through the environment's proxy for the URL,
+    /// as [`crate::tokio::connect`] does; to choose the proxy yourself, open
+    /// the transport (e.g. with [`crate::tokio::connect_tcp`] and TLS) and
+    /// call [`Http2Connection::handshake`].
     ///
     /// Fails with [`ConnectError::Http2NotNegotiated`] if the TLS server
     /// does not choose `h2`, and [`ConnectError::ExtendedConnectDisabled`]
@@ -238,7 +241,8 @@ impl Http2Connection {
         // handshake, so the error can say what it chose.
         let connector = connector.with_alpn(&[ALPN_H2, ALPN_HTTP_1_1]);
         let h2c = options.clone().cleartext(true);
-        match transport(&url, &h2c, &connector).await? {
+        let direct_or_env = ClientOptions::default();
+        match transport(&url, &direct_or_env, &h2c, &connector).await? {
             Negotiated::Http2(stream) => Http2Connection::handshake(stream, &url, options).await,
             Negotiated::Http1(stream) => Err(ConnectError::Http2NotNegotiated {
                 alpn: alpn_of(&stream),
@@ -392,6 +396,7 @@ pub async fn connect(
     }
     let negotiated = transport(
         &parsed,
+        options,
         http2,
         &connector.with_alpn(&[ALPN_H2, ALPN_HTTP_1_1]),
     )
@@ -440,6 +445,7 @@ async fn over_http1(
 > {
     let stream = match transport(
         url,
+        options,
         &Http2Options::default().setup_timeout(options.handshake_timeout),
         &connector.with_alpn(&[ALPN_HTTP_1_1]),
     )
@@ -458,15 +464,16 @@ enum Negotiated {
     Http1(MaybeTlsStream<TcpStream>),
 }
 
-/// TCP, then TLS for `wss://` with `connector`'s ALPN offer.
+/// TCP (directly or through the proxy `client` chooses), then TLS for
+/// `wss://` with `connector`'s ALPN offer.
 async fn transport(
     url: &WsUrl,
+    client: &ClientOptions,
     options: &Http2Options,
     connector: &TlsConnector,
 ) -> Result<Negotiated, ConnectError> {
     let connecting = async {
-        let tcp = TcpStream::connect((url.host.as_str(), url.port)).await?;
-        tcp.set_nodelay(true)?;
+        let tcp = crate::tokio::connect_tcp(url, client).await?;
         if !url.secure {
             let stream = MaybeTlsStream::Plain(tcp);
             return Ok::<_, ConnectError>(if options.cleartext {
