@@ -12,6 +12,7 @@
 //! | [`blocking`] | the driver over `std::io::Read + Write` |
 //! | `tokio` (feature `tokio`) | the driver over tokio's `AsyncRead + AsyncWrite`, as a `Stream` + `Sink` |
 //! | `tls` (feature `tls`) | `wss://` for the tokio driver: verified client connections, a PEM-configured acceptor |
+//! | [`prepared`] | [`PreparedMessage`]: one message framed (and compressed) once, queued on many connections by reference |
 //! | [`page_origin`] | rules from the web page a browser client runs in (mixed content) |
 //! | [`Message`], [`Error`] | what the drivers exchange and report |
 //! | [`ServerOptions`], [`ClientOptions`] | handshake policy, limits, heartbeats, timeouts |
@@ -30,6 +31,7 @@ mod mask_keys;
 mod message;
 mod out_queue;
 pub mod page_origin;
+pub mod prepared;
 mod server;
 pub mod socket;
 #[cfg(feature = "tls")]
@@ -41,6 +43,7 @@ pub use client::{ClientOptions, HandshakeResponse, WsUrl};
 pub use error::{AcceptError, ConnectError, Error, Result};
 pub use mask_keys::OsMaskKeys;
 pub use message::{CloseReason, Message, PeerClose, Utf8Bytes};
+pub use prepared::PreparedMessage;
 pub use server::{
     Acceptance, AcceptedRequest, DecideHook, Decision, PlainHttpRequest, Refusal, ServerOptions,
 };
