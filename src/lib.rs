@@ -11,6 +11,7 @@
 //! | [`socket`] | the sans-I/O WebSocket between bytes and messages: buffers, assembly, compression, timers; drivers are reads, writes and sleeps around it |
 //! | [`blocking`] | the driver over `std::io::Read + Write` |
 //! | `tokio` (feature `tokio`) | the driver over tokio's `AsyncRead + AsyncWrite`, as a `Stream` + `Sink` |
+//! | `broadcast` (feature `tokio`) | fan-out to many connections: topics, prepared messages, a byte budget per subscriber and a slow-consumer policy |
 //! | `tls` (feature `tls`) | `wss://` for the tokio driver: verified client connections, a PEM-configured acceptor |
 //! | [`prepared`] | [`PreparedMessage`]: one message framed (and compressed) once, queued on many connections by reference |
 //! | [`page_origin`] | rules from the web page a browser client runs in (mixed content) |
@@ -25,6 +26,8 @@ pub use ws13_codec as codec;
 pub use ws13_handshake as handshake;
 
 pub mod blocking;
+#[cfg(feature = "tokio")]
+pub mod broadcast;
 mod client;
 mod error;
 mod mask_keys;
