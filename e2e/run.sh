@@ -39,5 +39,7 @@ WS13_EXAMPLES="$target/debug/examples" WS13_CERT_DIR="$work/cert" \
     WS13_SCREENSHOT="${WS13_SCREENSHOT:-$work/chat.png}" \
     timeout 180 node --test --test-timeout=120000 e2e/browser.test.mjs
 
+e2e/redis.sh
+
 step "done"
 echo "e2e: nginx and Chromium tests passed in $((SECONDS - e2e_start))s"
