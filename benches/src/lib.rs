@@ -346,7 +346,7 @@ pub fn runtime() -> tokio::runtime::Runtime {
 impl ws13::blocking::Transport for MemStream<'_> {}
 
 /// The value of `--NAME VALUE` on the command line, if given.
-fn flag(name: &str) -> Option<String> {
+pub fn flag(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
     let position = args.iter().position(|a| *a == format!("--{name}"))?;
     args.get(position + 1).cloned()
