@@ -12,6 +12,10 @@
 //! broadcast_load --addr 127.0.0.1:9201 --pid 1234 --subs 1000 --messages 400 [--deflate]
 //! ```
 //!
+//! Before measuring, the publisher sends until every subscriber has
+//! received a message (the server may subscribe a connection a moment
+//! after its handshake), then counts from zero.
+//!
 //! One thread: subscribers and publisher share a current-thread runtime, so
 //! most of the machine is left to the server. With `--deflate` the
 //! subscribers offer permessage-deflate and count compressed frames without
@@ -134,7 +138,19 @@ async fn wait_for(shared: &Shared, target: u64) {
     let below = shared.counts.iter().filter(|c| c.get() < target).count();
     shared.pending.set(below);
     if below > 0 {
-        shared.reached.notified().await;
+        let limit = std::time::Duration::from_secs(30);
+        if tokio::time::timeout(limit, shared.reached.notified()).await.is_err() {
+            let behind: Vec<(usize, u64)> = (shared.counts.iter().map(Cell::get).enumerate())
+                .filter(|&(_, count)| count < target)
+                .take(10)
+                .collect();
+            eprintln!(
+                "stuck for {limit:?} waiting for {target} messages everywhere: pending {}, \
+                 first subscribers behind (index, count): {behind:?}",
+                shared.pending.get()
+            );
+            std::process::exit(1);
+        }
     }
 }
 
@@ -187,6 +203,19 @@ fn main() {
             frame.extend_from_slice(texts[sequence as usize % texts.len()].as_bytes());
             publisher.write_all(&frame).await.expect("publish");
         };
+        // A subscriber's server side may subscribe after the publisher's
+        // first message arrives (its task starts after the 101): publish
+        // until everyone has received one, let the rest arrive, and count
+        // from zero after that.
+        let mut primes = 0;
+        while shared.counts.iter().any(|c| c.get() == 0) {
+            assert!(primes < 1000, "subscribers never got a message");
+            send(primes, &mut publisher).await;
+            primes += 1;
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        shared.counts.iter().for_each(|c| c.set(0));
         let total = warmup + messages;
         let (mut cpu_start, mut wall_start) = (0, Instant::now());
         for sequence in 0..total {
