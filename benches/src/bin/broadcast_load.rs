@@ -51,7 +51,11 @@ fn server_cpu_ns(pid: u32) -> u64 {
     tasks
         .flatten()
         .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()))
+        .filter_map(|s| {
+            s.split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<u64>().ok())
+        })
         .sum()
 }
 
@@ -67,15 +71,24 @@ async fn handshake(addr: &str, deflate: bool) -> TcpStream {
         "GET / HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extension}\r\n"
     );
-    tcp.write_all(request.as_bytes()).await.expect("send the handshake");
+    tcp.write_all(request.as_bytes())
+        .await
+        .expect("send the handshake");
     let mut head = Vec::new();
     while !head.ends_with(b"\r\n\r\n") {
         head.push(tcp.read_u8().await.expect("read the handshake answer"));
     }
-    assert!(head.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&head));
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
     if deflate {
         let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
-        assert!(head.contains("permessage-deflate"), "deflate not agreed: {head}");
+        assert!(
+            head.contains("permessage-deflate"),
+            "deflate not agreed: {head}"
+        );
     }
     tcp
 }
@@ -107,13 +120,15 @@ async fn subscriber(mut tcp: TcpStream, index: usize, shared: Rc<Shared>) {
             }
             let (header, len) = match rest[1] & 0x7f {
                 126 if rest.len() >= 4 => (4, u64::from(u16::from_be_bytes([rest[2], rest[3]]))),
-                127 if rest.len() >= 10 => (10, u64::from_be_bytes(rest[2..10].try_into().unwrap())),
+                127 if rest.len() >= 10 => {
+                    (10, u64::from_be_bytes(rest[2..10].try_into().unwrap()))
+                }
                 126 | 127 => break,
                 len => (2, u64::from(len)),
             };
             let fin = rest[0] & 0x80 != 0;
             let opcode = rest[0] & 0x0f;
-            if fin && matches!(opcode, 0 | 1 | 2) {
+            if fin && (0..=2).contains(&opcode) {
                 let count = shared.counts[index].get() + 1;
                 shared.counts[index].set(count);
                 if count == shared.target.get() {
@@ -139,7 +154,10 @@ async fn wait_for(shared: &Shared, target: u64) {
     shared.pending.set(below);
     if below > 0 {
         let limit = std::time::Duration::from_secs(30);
-        if tokio::time::timeout(limit, shared.reached.notified()).await.is_err() {
+        if tokio::time::timeout(limit, shared.reached.notified())
+            .await
+            .is_err()
+        {
             let behind: Vec<(usize, u64)> = (shared.counts.iter().map(Cell::get).enumerate())
                 .filter(|&(_, count)| count < target)
                 .take(10)
@@ -207,12 +225,22 @@ fn main() {
         // first message arrives (its task starts after the 101): publish
         // until everyone has received one, let the rest arrive, and count
         // from zero after that.
+        let unprimed = |shared: &Shared| shared.counts.iter().filter(|c| c.get() == 0).count();
         let mut primes = 0;
-        while shared.counts.iter().any(|c| c.get() == 0) {
-            assert!(primes < 1000, "subscribers never got a message");
+        while unprimed(&shared) > 0 {
+            assert!(primes < 50, "subscribers never got a message");
             send(primes, &mut publisher).await;
             primes += 1;
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            // Until the prime stops reaching anyone new (at most 10 s).
+            let mut left = unprimed(&shared);
+            for _ in 0..200 {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                let now = unprimed(&shared);
+                if now == left && shared.counts.iter().any(|c| c.get() == primes) {
+                    break;
+                }
+                left = now;
+            }
         }
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         shared.counts.iter().for_each(|c| c.set(0));

@@ -20,7 +20,10 @@ fn main() -> std::io::Result<()> {
 async fn serve() -> std::io::Result<()> {
     let (lines, _) = broadcast::channel::<(u64, Utf8Bytes)>(4096);
     let listener = TcpListener::bind(ws13_benches::flag_addr("127.0.0.1:9202")).await?;
-    println!("broadcast_tungstenite listening on {}", listener.local_addr()?);
+    println!(
+        "broadcast_tungstenite listening on {}",
+        listener.local_addr()?
+    );
     static IDS: AtomicU64 = AtomicU64::new(1);
     loop {
         let (tcp, _) = listener.accept().await?;
@@ -42,7 +45,13 @@ async fn serve() -> std::io::Result<()> {
                         _ => return,
                     },
                     line = inbox.recv() => {
-                        let Ok((from, text)) = line else { return };
+                        let (from, text) = match line {
+                            Ok(line) => line,
+                            // Skipped lines stay skipped (the load waits for
+                            // every delivery, so it would report it).
+                            Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                            Err(broadcast::error::RecvError::Closed) => return,
+                        };
                         if from != id && ws.feed(Message::Text(text)).await.is_err() {
                             return;
                         }

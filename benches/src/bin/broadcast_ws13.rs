@@ -46,7 +46,8 @@ async fn serve() -> std::io::Result<()> {
     match ws13_benches::flag("deflate").as_deref() {
         None | Some("none") => {}
         Some("reset") => {
-            options = options.deflate(DeflateServerPolicy::default().server_no_context_takeover(true));
+            options =
+                options.deflate(DeflateServerPolicy::default().server_no_context_takeover(true));
         }
         Some("takeover") => options = options.deflate(DeflateServerPolicy::default()),
         Some(other) => panic!("--deflate none|reset|takeover, not {other}"),
@@ -72,7 +73,10 @@ async fn serve() -> std::io::Result<()> {
                     loop {
                         match relay(&mut subscription, &mut ws).await {
                             Relayed::Received(Ok(Message::Text(text))) => {
-                                topic.publish_except(&PreparedMessage::text(text), subscription.id());
+                                topic.publish_except(
+                                    &PreparedMessage::text(text),
+                                    subscription.id(),
+                                );
                             }
                             Relayed::Received(Ok(_)) => {}
                             _ => return,
@@ -92,7 +96,13 @@ async fn serve() -> std::io::Result<()> {
                                 _ => return,
                             },
                             line = inbox.recv() => {
-                                let Ok((from, text)) = line else { return };
+                                let (from, text) = match line {
+                            Ok(line) => line,
+                            // Skipped lines stay skipped (the load waits for
+                            // every delivery, so it would report it).
+                            Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                            Err(broadcast::error::RecvError::Closed) => return,
+                        };
                                 if from != id && ws.feed(Message::Text(text)).await.is_err() {
                                     return;
                                 }
