@@ -35,7 +35,7 @@
 //!     socket.send_prepared(&prepared).unwrap();
 //! }
 //! for socket in &sockets {
-//!     let queued = socket.with_transmit(|slices| slices.concat());
+//!     let queued: Vec<u8> = socket.with_transmit(|slices| slices.iter().flat_map(|s| s.to_vec()).collect());
 //!     assert_eq!(queued, b"\x81\x07tick 42");
 //! }
 //! ```
