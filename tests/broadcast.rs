@@ -235,3 +235,90 @@ async fn a_stalled_reader_is_dropped_with_1013_while_1000_others_get_everything(
     // Held for it at most: its budget twice, plus the kernel's buffers.
     assert!(rest.len() < 2 * BUDGET + 256 * 1024, "{} bytes", rest.len());
 }
+
+/// A text long enough to be compressed.
+fn chatty(n: usize) -> String {
+    (0..n)
+        .map(|i| format!("message {} of the feed; ", i % 9))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prepared_messages_cross_real_handshakes_compressed_once_for_all() {
+    use ws13::handshake::permessage_deflate::{DeflateClientPolicy, DeflateServerPolicy};
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let options = ServerOptions::default()
+        .deflate(DeflateServerPolicy::default().server_no_context_takeover(true));
+    let prepared = PreparedMessage::text(chatty(100));
+    let sent = prepared.clone();
+    let server = tokio::spawn(async move {
+        let mut sockets = Vec::new();
+        for _ in 0..3 {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let Ok(Accepted::WebSocket(ws, request)) = accept(tcp, &options).await else {
+                panic!("a WebSocket handshake");
+            };
+            assert!(request.deflate.unwrap().server_no_context_takeover);
+            sockets.push(ws);
+        }
+        // Twice each: whole streams, and a write half.
+        let mut last = sockets.pop().unwrap();
+        for ws in &mut sockets {
+            ws.send_prepared(&sent).await.unwrap();
+            ws.send_prepared(&sent).await.unwrap();
+        }
+        last.feed_prepared(&sent).await.unwrap();
+        let (_read, mut write) = last.split();
+        write.send_prepared(&sent).await.unwrap();
+        (sockets, write)
+    });
+    let client_options = ClientOptions::default().deflate(DeflateClientPolicy::default());
+    let mut clients = Vec::new();
+    for _ in 0..3 {
+        let (ws, response) = ws13::tokio::connect(&format!("ws://{addr}/"), &client_options)
+            .await
+            .unwrap();
+        // The server asked for no context takeover on its side itself.
+        assert!(response.deflate.unwrap().server_no_context_takeover);
+        clients.push(ws);
+    }
+    for client in &mut clients {
+        for _ in 0..2 {
+            let received = tokio::time::timeout(DEADLINE, client.next())
+                .await
+                .expect("a message in time")
+                .expect("a message")
+                .expect("no error");
+            assert_eq!(received, prepared.to_message());
+        }
+    }
+    drop(server.await.unwrap());
+}
+
+#[test]
+fn the_blocking_driver_writes_prepared_messages() {
+    use std::net::TcpListener;
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let prepared = PreparedMessage::binary(vec![5u8; 3000]);
+    let sent = prepared.clone();
+    let server = std::thread::spawn(move || {
+        let (tcp, _) = listener.accept().unwrap();
+        let Ok(ws13::blocking::Accepted::WebSocket(mut ws, _)) =
+            ws13::blocking::accept(tcp, &ServerOptions::default())
+        else {
+            panic!("a WebSocket handshake");
+        };
+        ws.write_prepared(&sent).unwrap();
+        ws.send_prepared(&sent).unwrap();
+        ws
+    });
+    let (mut client, _) =
+        ws13::blocking::connect(&format!("ws://{addr}/"), &ClientOptions::default()).unwrap();
+    assert_eq!(client.read().unwrap(), prepared.to_message());
+    assert_eq!(client.read().unwrap(), prepared.to_message());
+    drop(server.join().unwrap());
+}
