@@ -5,6 +5,7 @@
 #     echoes, a 101 with two Connection lines, two chat tabs (screenshot)
 #   - Chromium over HTTP/2 against the axum example (e2e/h2.sh): wss:// as an RFC 8441 CONNECT
 #   - HTTP and SOCKS5 proxies from Debian (e2e/proxies.sh): tinyproxy, dante, microsocks, stunnel4
+#   - the chat across processes (e2e/redis.sh): two chat processes on redis-server, nginx in front, failover
 # Installs what it needs (apt: chromium, nginx, nodejs/npm; npm ci from the lock file).
 # WS13_SCREENSHOT=docs/chat.png regenerates the README's screenshot.
 set -euo pipefail
@@ -47,5 +48,8 @@ timeout 600 e2e/h2.sh
 step "HTTP and SOCKS5 proxies: e2e/proxies.sh"
 timeout 600 e2e/proxies.sh
 
+step "the chat across processes: Redis and nginx (e2e/redis.sh)"
+timeout 600 e2e/redis.sh
+
 step "done"
-echo "e2e: nginx, Chromium and proxy tests passed in $((SECONDS - e2e_start))s"
+echo "e2e: nginx, Chromium, proxy and Redis tests passed in $((SECONDS - e2e_start))s"

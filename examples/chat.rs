@@ -1,13 +1,24 @@
-//! A broadcast chat room on the tokio driver: one task per connection, one
-//! `tokio::sync::broadcast` channel for the room.
+//! A broadcast chat on the tokio driver: one task per connection, a
+//! `ws13::broadcast::Topic` per room, and optionally Redis to share the
+//! rooms between several chat processes.
 //!
 //! ```text
 //! cargo run --features tokio --example chat -- --addr 127.0.0.1:9001 \
-//!     [--allow-origin https://chat.example]... [--cert cert.pem --key key.pem]
+//!     [--allow-origin https://chat.example]... [--cert cert.pem --key key.pem] \
+//!     [--redis redis://127.0.0.1:6379/]
 //! ```
 //!
 //! With `--cert` and `--key` (PEM files, e.g. from the `gen_cert` example;
 //! feature `tls`) the page is served over `https://` and the room over `wss://`.
+//!
+//! With `--redis URL` (feature `redis`) every chat process started with the
+//! same URL shares the rooms: lines go through Redis pub/sub, presence (who
+//! is in a room, and the counts in join and leave lines) covers every live
+//! process, and the members of a process that dies are announced as left
+//! within seconds (see `examples/common/chat_rooms.rs`). Run two processes
+//! behind one nginx `upstream` and a client whose process dies reconnects
+//! to the other. Delivery is at most once: lines said while a member is
+//! reconnecting are not replayed to it.
 //!
 //! One port serves everything:
 //!
@@ -15,21 +26,29 @@
 //! |---|---|
 //! | `GET /` | the chat page (`examples/chat.html`) |
 //! | `GET /health` | `ok` |
-//! | WebSocket `/ws?name=NAME` | the chat room |
+//! | WebSocket `/ws?name=NAME[&room=ROOM]` | the chat room (`lobby` by default) |
 //! | WebSocket to another path | 404 naming `/ws`, before any upgrade (`ServerOptions::paths`) |
 //! | anything else | 404 (405 for methods other than `GET`) |
 //!
 //! The room's protocol is plain text. Every text message a client sends is
-//! broadcast to everyone, sender included, as one line `NAME: TEXT`; room
-//! events are lines starting with `* ` (`* alice joined (2 online)`). Binary
-//! messages are refused with 1003.
+//! broadcast to everyone in the room, sender included, as one line
+//! `NAME: TEXT`; room events are lines starting with `* `
+//! (`* alice joined (2 online)`). The message `/who` is answered to its
+//! sender only, with `* online: alice, bob`. Binary messages are refused
+//! with 1003.
 //!
 //! What keeps the room healthy is configuration, not code here: the protocol
 //! core sends heartbeat pings and fails dead peers with 1011, refuses
 //! messages over 64 KiB with 1009, and the handshake refuses foreign `Origin`s
-//! with 403. A client too slow to keep up skips messages (see [`ROOM_BACKLOG`])
-//! instead of stalling the room. Ctrl-C closes every connection with 1001.
+//! with 403. Each line is framed once (and, with permessage-deflate, which
+//! the server answers with `server_no_context_takeover`, compressed once)
+//! and queued on every member by reference. A member too slow to keep up is
+//! closed with 1013 once it falls [`ROOM_BUDGET`] bytes behind, instead of
+//! stalling the room (`ws13::broadcast`'s slow-consumer policy). Ctrl-C
+//! closes every connection with 1001.
 
+#[path = "common/chat_rooms.rs"]
+mod chat_rooms;
 mod common;
 #[path = "common/tls_server.rs"]
 mod tls_server;
@@ -39,14 +58,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use tokio::net::TcpListener;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
+use ws13::broadcast::{Relayed, SLOW_CONSUMER_CLOSE, TopicOptions, relay};
 use ws13::codec::config::Heartbeat;
 use ws13::handshake::OriginPolicy;
+use ws13::handshake::permessage_deflate::DeflateServerPolicy;
 use ws13::tokio::{Accepted, HttpConnection, WebSocketStream, accept};
-use ws13::{CloseCode, Config, Message, ServerOptions, Utf8Bytes};
+use ws13::{CloseCode, Config, Message, ServerOptions};
 
+use chat_rooms::{Rooms, room_name};
 use tls_server::{ServerStream, Transport};
 
 /// The chat page, served at `/`.
@@ -56,10 +78,11 @@ const PAGE: &str = include_str!("chat.html");
 /// with 1009, so one client cannot make the server buffer without bound.
 const MAX_MESSAGE_BYTES: u64 = 64 * 1024;
 
-/// How many room lines a connection may fall behind. A client that cannot
-/// keep up (a slow link, a stalled tab) skips the lines it missed and is told
-/// how many with a `* you missed N messages` line; the room never waits for it.
-const ROOM_BACKLOG: usize = 256;
+/// How many bytes of room lines a connection may fall behind (waiting for
+/// it in the room, and as many again in its send queue). A client that
+/// cannot keep up (a slow link, a stalled tab) is closed with 1013 and may
+/// reconnect; the room never waits for it.
+const ROOM_BUDGET: usize = 256 * 1024;
 
 /// Names are cut to this many characters.
 const MAX_NAME_CHARS: usize = 24;
@@ -67,24 +90,6 @@ const MAX_NAME_CHARS: usize = 24;
 /// After Ctrl-C, how long connections get to finish their close handshakes
 /// before the process exits anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-
-/// The chat room: every connection sends into it and subscribes to it.
-#[derive(Clone)]
-struct Room {
-    lines: broadcast::Sender<Utf8Bytes>,
-}
-
-impl Room {
-    /// Broadcasts one line to every member (nobody listening is fine).
-    fn say(&self, line: String) {
-        let _ = self.lines.send(Utf8Bytes::from(line));
-    }
-
-    /// How many connections are in the room.
-    fn online(&self) -> usize {
-        self.lines.receiver_count()
-    }
-}
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
@@ -100,8 +105,9 @@ async fn main() -> std::io::Result<()> {
         println!("allowed origins: {}", origins.join(", "));
     }
 
-    let room = Room {
-        lines: broadcast::channel(ROOM_BACKLOG).0,
+    let rooms = match common::flag("redis") {
+        None => Rooms::local(TopicOptions::default().budget(ROOM_BUDGET)),
+        Some(url) => redis_rooms(&url).await,
     };
     let (shutdown, shutdown_signal) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
@@ -112,11 +118,11 @@ async fn main() -> std::io::Result<()> {
             accepted = listener.accept() => match accepted {
                 Ok((tcp, peer)) => {
                     let _ = tcp.set_nodelay(true);
-                    let (options, room) = (Arc::clone(&options), room.clone());
+                    let (options, rooms) = (Arc::clone(&options), Arc::clone(&rooms));
                     let (transport, shutdown) = (transport.clone(), shutdown_signal.clone());
                     tasks.spawn(async move {
                         match transport.accept(tcp).await {
-                            Ok(stream) => serve(stream, peer, options, room, shutdown).await,
+                            Ok(stream) => serve(stream, peer, options, rooms, shutdown).await,
                             Err(e) => eprintln!("{peer}: TLS handshake failed: {e}"),
                         }
                     });
@@ -148,6 +154,27 @@ async fn main() -> std::io::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Rooms shared through the Redis at `url`; exits when it cannot be reached.
+#[cfg(feature = "redis")]
+async fn redis_rooms(url: &str) -> Arc<Rooms> {
+    match Rooms::redis(url, TopicOptions::default().budget(ROOM_BUDGET)).await {
+        Ok(rooms) => {
+            println!("rooms shared through Redis at {url}");
+            rooms
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+#[cfg(not(feature = "redis"))]
+async fn redis_rooms(_url: &str) -> Arc<Rooms> {
+    eprintln!("--redis needs the example built with the `redis` feature (--features redis)");
+    std::process::exit(2);
 }
 
 /// The handshake and protocol settings of the room.
@@ -184,10 +211,16 @@ fn server_options(
     }
     origins.extend(extra_origins);
 
+    // Compression where the browser offers it; every line is compressed
+    // once for all members because the server resets its compressor per
+    // message (and says so in its answer).
+    let deflate = DeflateServerPolicy::default().server_no_context_takeover(true);
+
     ServerOptions::default()
         .protocol(protocol)
         .origins(OriginPolicy::allow_list(origins))
         .paths(["/ws"])
+        .deflate(deflate)
 }
 
 /// One connection: a plain HTTP request or a chat member.
@@ -195,17 +228,17 @@ async fn serve(
     stream: ServerStream,
     peer: SocketAddr,
     options: Arc<ServerOptions>,
-    room: Room,
+    rooms: Arc<Rooms>,
     shutdown: watch::Receiver<bool>,
 ) {
     match accept(stream, &options).await {
         Ok(Accepted::Http(http)) => serve_http(http).await,
         Ok(Accepted::WebSocket(ws, request)) => {
-            let query = request.path.split_once('?').map_or("", |(_, query)| query);
-            let name = member_name(query);
-            eprintln!("{peer}: {name} joined");
-            chat(ws, &name, room, shutdown).await;
-            eprintln!("{peer}: {name} left");
+            let name = member_name(request.query_param("name").as_deref().unwrap_or(""));
+            let room = room_name(request.query_param("room").as_deref().unwrap_or(""));
+            eprintln!("{peer}: {name} joined {room}");
+            chat(ws, &name, &room, &rooms, shutdown).await;
+            eprintln!("{peer}: {name} left {room}");
         }
         // Refused handshakes (403 for a foreign Origin, 400 for a request a
         // proxy mangled, ...) have been answered already; just log them.
@@ -232,52 +265,59 @@ async fn serve_http(http: HttpConnection<ServerStream>) {
 }
 
 /// A member's life in the room: relays its messages into the room and the
-/// room's lines to it, until it leaves, fails, or the server shuts down.
+/// room's lines to it, until it leaves, fails, falls too far behind, or the
+/// server shuts down.
 async fn chat(
     mut ws: WebSocketStream<ServerStream>,
     name: &str,
-    room: Room,
+    room: &str,
+    rooms: &Rooms,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    static MEMBERS: AtomicU64 = AtomicU64::new(1);
+    let member = MEMBERS.fetch_add(1, Ordering::Relaxed);
     // Subscribe first, so the member sees its own join line.
-    let mut inbox = room.lines.subscribe();
-    room.say(format!("* {name} joined ({} online)", room.online()));
+    let mut inbox = rooms.subscribe(room);
+    let online = rooms.join(room, member, name).await;
+    rooms
+        .say(room, format!("* {name} joined ({online} online)"))
+        .await;
     loop {
         tokio::select! {
-            // Polling the stream also writes queued lines, answers pings and
-            // runs the heartbeat: it must stay in this loop.
-            incoming = ws.next() => match incoming {
-                Some(Ok(Message::Text(text))) => {
-                    room.say(format!("{name}: {}", one_line(text.as_str())));
+            // Relaying also writes queued lines, answers pings and runs the
+            // heartbeat: it must stay in this loop.
+            relayed = relay(&mut inbox, &mut ws) => match relayed {
+                Relayed::Received(Ok(Message::Text(text))) if text.as_str().trim() == "/who" => {
+                    let names = rooms.who(room).await.join(", ");
+                    // `feed` only queues; the relay above writes it.
+                    if ws.feed(Message::text(format!("* online: {names}"))).await.is_err() {
+                        break;
+                    }
                 }
-                Some(Ok(Message::Binary(_))) => {
+                Relayed::Received(Ok(Message::Text(text))) => {
+                    rooms.say(room, format!("{name}: {}", one_line(text.as_str()))).await;
+                }
+                Relayed::Received(Ok(Message::Binary(_))) => {
                     let reason = "this chat takes text messages only";
                     close(&mut ws, CloseCode::UNSUPPORTED_DATA, reason).await;
                     break;
                 }
                 // Pings, pongs and the peer's close are answered by the core.
-                Some(Ok(_)) => {}
+                Relayed::Received(Ok(_)) => {}
                 // A protocol failure (oversized message 1009, missed
                 // heartbeat 1011, ...): the close frame has been sent.
-                Some(Err(e)) => {
+                Relayed::Received(Err(e)) => {
                     eprintln!("{name}: {e}");
                     break;
                 }
-                None => break,
-            },
-            line = inbox.recv() => {
-                let line = match line {
-                    Ok(line) => line,
-                    Err(broadcast::error::RecvError::Lagged(missed)) => Utf8Bytes::from(format!(
-                        "* you missed {missed} messages: your connection is too slow for this room"
-                    )),
-                    Err(broadcast::error::RecvError::Closed) => break,
-                };
-                // `feed` only queues; the `ws.next()` above writes it.
-                if ws.feed(Message::Text(line)).await.is_err() {
+                Relayed::Ended => break,
+                Relayed::Dropped => {
+                    eprintln!("{name}: more than {ROOM_BUDGET} bytes behind; closing with 1013");
+                    let reason = "your connection is too slow for this room";
+                    close(&mut ws, SLOW_CONSUMER_CLOSE, reason).await;
                     break;
                 }
-            }
+            },
             _ = shutdown.changed() => {
                 close(&mut ws, CloseCode::GOING_AWAY, "server shutting down").await;
                 break;
@@ -286,7 +326,11 @@ async fn chat(
     }
     // Unsubscribe first, so the count no longer includes this member.
     drop(inbox);
-    room.say(format!("* {name} left ({} online)", room.online()));
+    rooms.forget_if_empty(room);
+    let online = rooms.leave(room, member).await;
+    rooms
+        .say(room, format!("* {name} left ({online} online)"))
+        .await;
 }
 
 /// Starts the close handshake and waits for it to finish (the core's close
@@ -300,13 +344,8 @@ async fn close(ws: &mut WebSocketStream<ServerStream>, code: CloseCode, reason: 
 /// The member's name from the `name=` query parameter: percent-decoded, cut
 /// to letters, digits, spaces and `-_.`, at most [`MAX_NAME_CHARS`]; a
 /// numbered guest name when nothing is left.
-fn member_name(query: &str) -> String {
+fn member_name(wanted: &str) -> String {
     static GUESTS: AtomicU64 = AtomicU64::new(1);
-    let wanted = query
-        .split('&')
-        .find_map(|pair| pair.strip_prefix("name="))
-        .map(percent_decode)
-        .unwrap_or_default();
     let name: String = wanted
         .chars()
         .filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.'))
@@ -316,34 +355,6 @@ fn member_name(query: &str) -> String {
         "" => format!("guest-{}", GUESTS.fetch_add(1, Ordering::Relaxed)),
         name => name.to_owned(),
     }
-}
-
-/// Decodes `%XX` escapes and `+` (a form-encoded space); invalid escapes and
-/// invalid UTF-8 are kept or replaced rather than refused.
-fn percent_decode(text: &str) -> String {
-    let mut bytes = Vec::with_capacity(text.len());
-    let mut rest = text.as_bytes();
-    while let Some((&byte, tail)) = rest.split_first() {
-        let escaped = tail
-            .get(..2)
-            .and_then(|hex| std::str::from_utf8(hex).ok())
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match (byte, escaped) {
-            (b'%', Some(decoded)) => {
-                bytes.push(decoded);
-                rest = &tail[2..];
-            }
-            (b'+', _) => {
-                bytes.push(b' ');
-                rest = tail;
-            }
-            _ => {
-                bytes.push(byte);
-                rest = tail;
-            }
-        }
-    }
-    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 /// The text as one line: control characters (line breaks included) become

@@ -39,6 +39,7 @@ use crate::client::{ClientHandshakeStep, ClientOptions, HandshakeResponse, WsUrl
 use crate::error::{AcceptError, ConnectError, Error, Result};
 use crate::mask_keys::OsMaskKeys;
 use crate::message::{Message, PeerClose};
+use crate::prepared::PreparedMessage;
 use crate::server::{
     AcceptedRequest, PlainHttpRequest, ServerHandshake, ServerOptions, ServerStep, http_response,
 };
@@ -555,6 +556,22 @@ impl<S: Transport, K: MaskKeySource> WebSocket<S, K> {
     /// Queues and flushes a message.
     pub fn send(&mut self, message: Message) -> Result<()> {
         self.write(message)?;
+        self.flush()
+    }
+
+    /// Queues a [`PreparedMessage`] by reference (see
+    /// [`Socket::send_prepared`]), written like [`WebSocket::write`]'s.
+    pub fn write_prepared(&mut self, message: &PreparedMessage) -> Result<()> {
+        self.link.socket.send_prepared(message)?;
+        if self.link.socket.is_send_buffer_full() {
+            self.link.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Queues and flushes a [`PreparedMessage`].
+    pub fn send_prepared(&mut self, message: &PreparedMessage) -> Result<()> {
+        self.write_prepared(message)?;
         self.flush()
     }
 

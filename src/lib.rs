@@ -14,6 +14,8 @@
 //! | `hyper` (feature `hyper`) | WebSockets in hyper 1 services: HTTP/1.1 upgrade and HTTP/2 extended CONNECT |
 //! | `axum` (feature `axum`) | an axum 0.8 extractor, `WebSocketUpgrade` |
 //! | `tls` (feature `tls`) | `wss://` for the tokio driver: verified client connections, a PEM-configured acceptor |
+//! | `broadcast` (feature `tokio`) | fan-out to many connections: topics, prepared messages, a byte budget per subscriber and a slow-consumer policy |
+//! | [`prepared`] | [`PreparedMessage`]: one message framed (and compressed) once, queued on many connections by reference |
 //! | [`proxy`] | HTTP CONNECT and SOCKS5 tunnels (sans I/O), proxy URLs, the environment's proxy settings |
 //! | [`reconnect`] | backoff with full jitter and which failures to retry (sans I/O; `ws13::tokio::Reconnecting` runs it) |
 //! | `http2` (feature `http2`) | the client over HTTP/2 (RFC 8441): several WebSockets on one connection, HTTP/1.1 fallback |
@@ -31,6 +33,8 @@ pub use ws13_handshake as handshake;
 #[cfg(feature = "axum")]
 pub mod axum;
 pub mod blocking;
+#[cfg(feature = "tokio")]
+pub mod broadcast;
 mod client;
 mod error;
 #[cfg(feature = "http2")]
@@ -41,6 +45,7 @@ mod mask_keys;
 mod message;
 mod out_queue;
 pub mod page_origin;
+pub mod prepared;
 pub mod proxy;
 pub mod reconnect;
 mod server;
@@ -54,6 +59,7 @@ pub use client::{ClientOptions, HandshakeResponse, WsUrl};
 pub use error::{AcceptError, ConnectError, Error, Result};
 pub use mask_keys::OsMaskKeys;
 pub use message::{CloseReason, Message, PeerClose, Utf8Bytes};
+pub use prepared::PreparedMessage;
 pub use server::{
     Acceptance, AcceptedRequest, DecideHook, Decision, PlainHttpRequest, Refusal, ServerOptions,
 };

@@ -56,6 +56,17 @@ impl OutQueue {
         self.segments.push_back(bytes);
     }
 
+    /// Queues `bytes` by reference whatever its size: bytes shared with
+    /// other connections (a prepared message) are never copied per queue.
+    pub(crate) fn push_shared(&mut self, bytes: Bytes) {
+        if bytes.is_empty() {
+            return;
+        }
+        self.seal_arena();
+        self.len += bytes.len();
+        self.segments.push_back(bytes);
+    }
+
     /// Appends `len` bytes from `bytes` and returns them for in-place changes
     /// (masking).
     pub(crate) fn push_copy_mut(&mut self, bytes: &[u8]) -> &mut [u8] {
@@ -201,6 +212,23 @@ mod tests {
         }
         queue.advance(expected.len() - written);
         assert!(queue.is_empty());
+    }
+
+    #[test]
+    fn shared_bytes_are_queued_by_reference_in_order() {
+        let mut queue = OutQueue::default();
+        let shared = Bytes::from_static(b"\x81\x03abc");
+        queue.push_copy(b"pong");
+        queue.push_shared(shared.clone());
+        queue.push_shared(shared.clone());
+        queue.push_copy(b"close");
+        assert_eq!(queue.len(), 4 + 2 * shared.len() + 5);
+        assert_eq!(collect(&queue), b"pong\x81\x03abc\x81\x03abcclose");
+        // The queue holds the very bytes, not a copy of them.
+        assert_eq!(queue.segments[1].as_ptr(), shared.as_ptr());
+        assert_eq!(queue.segments[2].as_ptr(), shared.as_ptr());
+        queue.advance(6);
+        assert_eq!(collect(&queue), b"abc\x81\x03abcclose");
     }
 
     #[test]

@@ -25,6 +25,7 @@ use crate::client::{ClientOptions, HandshakeResponse};
 use crate::error::{Error, Result};
 use crate::message::{CloseReason, Message, PeerClose, Utf8Bytes};
 use crate::out_queue::OutQueue;
+use crate::prepared::PreparedMessage;
 use crate::server::{AcceptedRequest, ServerOptions};
 
 /// Above this many queued bytes [`Socket::is_send_buffer_full`] says a
@@ -133,7 +134,8 @@ pub enum TransportStatus {
 ///   ([`handle_eof`](Self::handle_eof)), a broken transport
 ///   ([`handle_transport_error`](Self::handle_transport_error)), and the time
 ///   ([`handle_timeout`](Self::handle_timeout)).
-/// - **Commands**: [`send`](Self::send) and [`close`](Self::close) only
+/// - **Commands**: [`send`](Self::send),
+///   [`send_prepared`](Self::send_prepared) and [`close`](Self::close) only
 ///   queue bytes.
 /// - **Outputs**, `poll_*` and the transmit queue:
 ///   [`poll_message`](Self::poll_message) (received messages),
@@ -703,6 +705,56 @@ impl<K: MaskKeySource> Socket<K> {
         self.out.push_copy(&frame);
         self.timers.core_pending = true;
         self.urgent = true;
+        Ok(())
+    }
+
+    /// Queues a [`PreparedMessage`] by reference: on a server the frame
+    /// built once for every recipient (or, with permessage-deflate whose
+    /// compressor resets per message, the frame compressed once for this
+    /// connection's window and level) is queued without a copy, after the
+    /// protocol core checked that a message may be sent now. A compressor
+    /// that keeps its context compresses the message itself, as
+    /// [`Socket::send`] would; a client masks it with its own key. Either
+    /// way the peer receives the same message.
+    pub fn send_prepared(&mut self, message: &PreparedMessage) -> Result<()> {
+        if self.conn.role() == Role::Client {
+            return self.send_data(message.opcode(), message.payload().clone());
+        }
+        let opcode = message.opcode();
+        let shared = match self.deflate.as_deref() {
+            Some(deflate) if deflate.should_compress(message.payload().len()) => {
+                match deflate.shared() {
+                    Some(key) => Some(key),
+                    // Context takeover: this connection's own compressor.
+                    None => return self.send_data(opcode, message.payload().clone()),
+                }
+            }
+            _ => None,
+        };
+        let (frame, header) = match shared {
+            Some(key) => {
+                if self.conn.state() != State::Open {
+                    return Err(SendError::CloseAlreadySent.into());
+                }
+                let (frame, payload_len) = message.compressed_frame(key);
+                let header =
+                    self.conn
+                        .data_frame_header_with_rsv(opcode, true, payload_len, RSV1)?;
+                (frame, header)
+            }
+            None => {
+                let frame = message.frame().clone();
+                let payload_len = message.payload().len();
+                (
+                    frame,
+                    self.conn.data_frame_header(opcode, true, payload_len)?,
+                )
+            }
+        };
+        // The core's header for this send is the prepared one: a server
+        // does not mask.
+        debug_assert!(frame.starts_with(header.bytes()) && header.mask_key().is_none());
+        self.out.push_shared(frame);
         Ok(())
     }
 

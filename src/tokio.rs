@@ -57,6 +57,7 @@ use crate::client::{ClientHandshakeStep, ClientOptions, HandshakeResponse, WsUrl
 use crate::error::{AcceptError, ConnectError, Error, Result};
 use crate::mask_keys::OsMaskKeys;
 use crate::message::{Message, PeerClose};
+use crate::prepared::PreparedMessage;
 use crate::server::{
     AcceptedRequest, PlainHttpRequest, ServerHandshake, ServerOptions, ServerStep, http_response,
 };
@@ -442,6 +443,35 @@ where
     }
 
     /// Writes queued bytes until the queue is empty or the transport is busy.
+    /// Queues a [`PreparedMessage`] by reference (see
+    /// [`Socket::send_prepared`]) without waiting, as `Sink::start_send`
+    /// does: polling the stream, or a flush, writes it. Check
+    /// [`WebSocketStream::transmit_len`] (or use
+    /// [`WebSocketStream::feed_prepared`]) so the queue stays bounded.
+    pub fn queue_prepared(&mut self, message: &PreparedMessage) -> Result<()> {
+        self.socket.send_prepared(message)?;
+        self.wake_waiting_reader();
+        Ok(())
+    }
+
+    /// Waits until the send queue has room (as `SinkExt::feed` does), then
+    /// queues a [`PreparedMessage`] by reference.
+    pub async fn feed_prepared(&mut self, message: &PreparedMessage) -> Result<()> {
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_ready(cx)).await?;
+        self.queue_prepared(message)
+    }
+
+    /// Queues a [`PreparedMessage`] and writes everything queued.
+    pub async fn send_prepared(&mut self, message: &PreparedMessage) -> Result<()> {
+        self.feed_prepared(message).await?;
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_flush(cx)).await
+    }
+
+    /// Bytes queued and not yet written to the transport.
+    pub fn transmit_len(&self) -> usize {
+        self.socket.transmit_len()
+    }
+
     fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while self.socket.transmit_len() > 0 {
             let stream = Pin::new(&mut self.stream);

@@ -104,6 +104,8 @@ impl DeflateSettings {
 /// ```
 pub struct PerMessageDeflate {
     compressor: Compress,
+    /// The window the compressor uses (9–15 bits).
+    window_bits: u8,
     decompressor: Decompress,
     reset_compressor: bool,
     reset_decompressor: bool,
@@ -140,8 +142,10 @@ impl PerMessageDeflate {
             ),
         };
         let level = Compression::new(settings.level.min(9));
+        let window_bits = own_bits.clamp(9, 15);
         PerMessageDeflate {
-            compressor: Compress::new_with_window_bits(level, false, own_bits.clamp(9, 15)),
+            compressor: Compress::new_with_window_bits(level, false, window_bits),
+            window_bits,
             decompressor: Decompress::new_with_window_bits(false, 15),
             reset_compressor,
             reset_decompressor,
@@ -159,32 +163,24 @@ impl PerMessageDeflate {
     /// Compresses one whole message, appending the payload to send (with RSV1
     /// on its first frame) to `out`.
     pub fn deflate(&mut self, message: &[u8], out: &mut Vec<u8>) {
-        let start = out.len();
-        let mut input = message;
-        loop {
-            out.reserve(input.len() / 2 + 64);
-            let consumed_before = self.compressor.total_in();
-            // Errors only come from misuse of the stream, which this code avoids.
-            let _ = self
-                .compressor
-                .compress_vec(input, out, FlushCompress::Sync);
-            input = &input[(self.compressor.total_in() - consumed_before) as usize..];
-            if input.is_empty() && out.len() < out.capacity() {
-                break;
-            }
-        }
-        if out[start..].ends_with(&SYNC_TAIL) {
-            out.truncate(out.len() - SYNC_TAIL.len());
-        }
-        if out.len() == start {
-            // Nothing new since the last sync point (an empty message): an
-            // empty stored block's header, which the receiver's appended tail
-            // completes (RFC 7692 §7.2.3.6).
-            out.push(0x00);
-        }
+        deflate_message(&mut self.compressor, message, out);
         if self.reset_compressor {
             self.compressor.reset();
         }
+    }
+
+    /// When this endpoint's compressor starts every message afresh (it
+    /// resets after each: `server_no_context_takeover` for a server,
+    /// `client_no_context_takeover` for a client), what its output depends
+    /// on: then every connection with the same key compresses a message to
+    /// the same bytes, and one compression ([`SharedDeflate::deflate`]) can
+    /// serve them all. `None` with context takeover: the output depends on
+    /// the messages sent before, so each connection compresses its own.
+    pub fn shared(&self) -> Option<SharedDeflate> {
+        self.reset_compressor.then_some(SharedDeflate {
+            window_bits: self.window_bits,
+            level: self.settings.level.min(9) as u8,
+        })
     }
 
     /// Decompresses a chunk of a compressed message (the connection reported
@@ -283,5 +279,73 @@ impl PerMessageDeflate {
                 return Err(ProtocolError::InvalidCompressedData);
             }
         }
+    }
+}
+
+/// What the output of a compressor that starts every message afresh
+/// depends on: its window and its level. Connections whose
+/// [`PerMessageDeflate::shared`] keys are equal compress a message to the
+/// same bytes, so a message sent to many of them needs compressing once per
+/// distinct key (gorilla/websocket's `PreparedMessage` and uWebSockets'
+/// `SHARED_COMPRESSOR` do the same).
+///
+/// ```
+/// use ws13_codec::deflate::{DeflateParams, DeflateSettings, PerMessageDeflate};
+/// use ws13_codec::Role;
+///
+/// let params = DeflateParams { server_no_context_takeover: true, ..DeflateParams::default() };
+/// let mut connection = PerMessageDeflate::new(Role::Server, params, DeflateSettings::default());
+/// let shared = connection.shared().expect("no context takeover");
+/// let (mut once, mut own) = (Vec::new(), Vec::new());
+/// shared.deflate(b"Hello, Hello, Hello", &mut once);
+/// connection.deflate(b"Hello, Hello, Hello", &mut own);
+/// assert_eq!(once, own);
+/// // Context takeover: no sharing.
+/// let kept = PerMessageDeflate::new(Role::Server, DeflateParams::default(), DeflateSettings::default());
+/// assert!(kept.shared().is_none());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SharedDeflate {
+    /// The compressor's window, 9–15 bits.
+    pub window_bits: u8,
+    /// The zlib level, 0–9.
+    pub level: u8,
+}
+
+impl SharedDeflate {
+    /// Compresses one whole message with a fresh compressor, appending the
+    /// payload to `out`: the same bytes every connection with this key would
+    /// produce for it.
+    pub fn deflate(&self, message: &[u8], out: &mut Vec<u8>) {
+        let level = Compression::new(u32::from(self.level.min(9)));
+        let mut compressor =
+            Compress::new_with_window_bits(level, false, self.window_bits.clamp(9, 15));
+        deflate_message(&mut compressor, message, out);
+    }
+}
+
+/// Compresses one whole message with `compressor`, appending the payload to
+/// send to `out`: a sync flush with its `00 00 FF FF` tail removed.
+fn deflate_message(compressor: &mut Compress, message: &[u8], out: &mut Vec<u8>) {
+    let start = out.len();
+    let mut input = message;
+    loop {
+        out.reserve(input.len() / 2 + 64);
+        let consumed_before = compressor.total_in();
+        // Errors only come from misuse of the stream, which this code avoids.
+        let _ = compressor.compress_vec(input, out, FlushCompress::Sync);
+        input = &input[(compressor.total_in() - consumed_before) as usize..];
+        if input.is_empty() && out.len() < out.capacity() {
+            break;
+        }
+    }
+    if out[start..].ends_with(&SYNC_TAIL) {
+        out.truncate(out.len() - SYNC_TAIL.len());
+    }
+    if out.len() == start {
+        // Nothing new since the last sync point (an empty message): an
+        // empty stored block's header, which the receiver's appended tail
+        // completes (RFC 7692 §7.2.3.6).
+        out.push(0x00);
     }
 }

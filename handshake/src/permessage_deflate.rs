@@ -163,6 +163,53 @@ impl Default for DeflateServerPolicy {
     }
 }
 
+impl DeflateServerPolicy {
+    /// Sets [`DeflateServerPolicy::server_no_context_takeover`]: with `true`
+    /// the server answers every offer with `server_no_context_takeover`
+    /// (RFC 7692 §7.1.1.1 lets a server add it on its own) and compresses
+    /// each message afresh. That costs some ratio on messages that repeat
+    /// the previous ones, and lets a message sent to many connections be
+    /// compressed once for all of them (`ws13::PreparedMessage`).
+    ///
+    /// ```
+    /// use ws13_handshake::extensions::parse_extensions;
+    /// use ws13_handshake::permessage_deflate::{negotiate, DeflateServerPolicy};
+    ///
+    /// let offers = parse_extensions("permessage-deflate").unwrap();
+    /// let policy = DeflateServerPolicy::default().server_no_context_takeover(true);
+    /// let (params, answer) = negotiate(&offers, &policy).unwrap();
+    /// assert!(params.server_no_context_takeover);
+    /// assert_eq!(answer, "permessage-deflate; server_no_context_takeover");
+    /// ```
+    #[must_use]
+    pub const fn server_no_context_takeover(mut self, reset: bool) -> Self {
+        self.server_no_context_takeover = reset;
+        self
+    }
+
+    /// Sets [`DeflateServerPolicy::client_no_context_takeover`]: ask clients
+    /// to reset their compressors after every message.
+    #[must_use]
+    pub const fn client_no_context_takeover(mut self, reset: bool) -> Self {
+        self.client_no_context_takeover = reset;
+        self
+    }
+
+    /// Sets [`DeflateServerPolicy::server_max_window_bits`] (8–15).
+    #[must_use]
+    pub const fn server_max_window_bits(mut self, bits: u8) -> Self {
+        self.server_max_window_bits = bits;
+        self
+    }
+
+    /// Sets [`DeflateServerPolicy::client_max_window_bits`] (8–15).
+    #[must_use]
+    pub const fn client_max_window_bits(mut self, bits: u8) -> Self {
+        self.client_max_window_bits = bits;
+        self
+    }
+}
+
 /// Server side: picks the first acceptable permessage-deflate offer among
 /// `offers` (in the client's order of preference) and returns the agreed
 /// parameters with the `Sec-WebSocket-Extensions` value to answer with.

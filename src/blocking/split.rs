@@ -12,6 +12,7 @@ use ws13_codec::{CloseCode, MaskKeySource, State};
 use super::{Link, ReadPlan, Transport, WebSocket};
 use crate::error::Result;
 use crate::message::Message;
+use crate::prepared::PreparedMessage;
 use crate::socket::TransportStatus;
 
 /// A transport with a second handle on the same connection, so that one
@@ -214,6 +215,25 @@ impl<S: Transport, K: MaskKeySource> WriteHalf<S, K> {
     /// Queues and flushes a message.
     pub fn send(&mut self, message: Message) -> Result<()> {
         self.write(message)?;
+        self.flush()
+    }
+
+    /// Queues a [`PreparedMessage`] by reference, as
+    /// [`WebSocket::write_prepared`] does.
+    pub fn write_prepared(&mut self, message: &PreparedMessage) -> Result<()> {
+        let mut link = lock(&self.shared);
+        let queued = link.socket.send_prepared(message);
+        let result = match queued {
+            Ok(()) if link.socket.is_send_buffer_full() => link.flush(),
+            other => other,
+        };
+        close_if_failed(&mut link);
+        result
+    }
+
+    /// Queues and flushes a [`PreparedMessage`].
+    pub fn send_prepared(&mut self, message: &PreparedMessage) -> Result<()> {
+        self.write_prepared(message)?;
         self.flush()
     }
 

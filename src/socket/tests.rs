@@ -275,3 +275,262 @@ fn after_end_of_file_without_a_close_the_application_may_still_send_its_close() 
     socket.advance_transmit(socket.transmit_len());
     assert_eq!(socket.poll_transport(), TransportStatus::Close);
 }
+
+// ------------------------------------------------------------ prepared messages
+
+use ws13_codec::deflate::DeflateSettings;
+
+use crate::prepared::PreparedMessage;
+
+/// Everything queued, as one piece, then drops it from the queue.
+fn take_transmit<K: MaskKeySource>(socket: &mut Socket<K>) -> Vec<u8> {
+    let mut all = Vec::new();
+    while socket.transmit_len() > 0 {
+        let written = socket.with_transmit(|slices| {
+            slices.iter().for_each(|slice| all.extend_from_slice(slice));
+            slices.iter().map(|slice| slice.len()).sum::<usize>()
+        });
+        socket.advance_transmit(written);
+    }
+    all
+}
+
+/// The address of the first queued slice.
+fn first_slice_at<K: MaskKeySource>(socket: &Socket<K>) -> *const u8 {
+    socket.with_transmit(|slices| slices[0].as_ptr())
+}
+
+fn deflate_params(server_no_context_takeover: bool, server_bits: u8) -> DeflateParams {
+    DeflateParams {
+        server_no_context_takeover,
+        server_max_window_bits: server_bits,
+        ..DeflateParams::default()
+    }
+}
+
+fn deflate_server(params: DeflateParams, now: Instant) -> Socket {
+    let extensions = Extensions::permessage_deflate(params, DeflateSettings::default());
+    Socket::server(Config::default(), extensions, now)
+}
+
+fn deflate_client(params: DeflateParams, now: Instant) -> Socket<OsMaskKeys> {
+    let extensions = Extensions::permessage_deflate(params, DeflateSettings::default());
+    Socket::client(Config::default(), extensions, OsMaskKeys::new(), now)
+}
+
+/// Every message `bytes` carry, as the receiving socket delivers them.
+fn receive_all<K: MaskKeySource>(socket: &mut Socket<K>, bytes: &[u8]) -> Vec<Message> {
+    socket.handle_data(bytes);
+    let mut messages = Vec::new();
+    while let Some(message) = socket.poll_message().unwrap() {
+        messages.push(message);
+    }
+    messages
+}
+
+/// A text long enough to be compressed, repetitive enough to shrink.
+fn chatty_text(n: usize) -> String {
+    (0..n)
+        .map(|i| format!("line {} of the feed; ", i % 7))
+        .collect()
+}
+
+#[test]
+fn a_prepared_message_is_queued_on_every_server_socket_by_reference() {
+    let now = Instant::now();
+    let prepared = PreparedMessage::text("x".repeat(1024));
+    let mut sockets: Vec<Socket> = (0..100).map(|_| server(now)).collect();
+    for socket in &mut sockets {
+        socket.send_prepared(&prepared).unwrap();
+        assert_eq!(socket.transmit_len(), prepared.wire_len());
+        // The very bytes of the prepared frame, not a copy.
+        assert_eq!(first_slice_at(socket), prepared.frame().as_ptr());
+        assert!(!socket.has_urgent_transmit(), "data is never urgent");
+    }
+    let mut client = Socket::client(
+        Config::default(),
+        Extensions::none(),
+        OsMaskKeys::new(),
+        now,
+    );
+    let bytes = take_transmit(&mut sockets[42]);
+    assert_eq!(bytes, prepared.frame()[..]);
+    assert_eq!(receive_all(&mut client, &bytes), [prepared.to_message()]);
+}
+
+#[test]
+fn prepared_and_ordinary_messages_keep_their_order() {
+    let now = Instant::now();
+    let mut socket = server(now);
+    let prepared = PreparedMessage::binary(vec![9u8; 300]);
+    socket.send(Message::text("before")).unwrap();
+    socket.send_prepared(&prepared).unwrap();
+    socket.send(Message::text("after")).unwrap();
+    socket.send_prepared(&prepared).unwrap();
+    let mut client = Socket::client(
+        Config::default(),
+        Extensions::none(),
+        OsMaskKeys::new(),
+        now,
+    );
+    let bytes = take_transmit(&mut socket);
+    let expected = [
+        Message::text("before"),
+        prepared.to_message(),
+        Message::text("after"),
+        prepared.to_message(),
+    ];
+    assert_eq!(receive_all(&mut client, &bytes), expected);
+}
+
+#[test]
+fn a_prepared_message_after_our_close_is_refused_and_the_close_stays_last() {
+    let now = Instant::now();
+    let mut socket = server(now);
+    let prepared = PreparedMessage::text("news");
+    socket.send_prepared(&prepared).unwrap();
+    socket.close(CloseCode::GOING_AWAY, "bye").unwrap();
+    assert!(socket.has_urgent_transmit());
+    assert!(matches!(
+        socket.send_prepared(&prepared),
+        Err(Error::Send(SendError::CloseAlreadySent))
+    ));
+    let bytes = take_transmit(&mut socket);
+    // The message, then the close frame, and nothing after it.
+    assert!(bytes.starts_with(b"\x81\x04news"));
+    assert_eq!(&bytes[6..], b"\x88\x05\x03\xe9bye");
+}
+
+#[test]
+fn a_pong_queued_behind_prepared_messages_is_urgent() {
+    let now = Instant::now();
+    let mut socket = server(now);
+    let prepared = PreparedMessage::text("tick");
+    socket.send_prepared(&prepared).unwrap();
+    assert!(!socket.has_urgent_transmit());
+    let mut client = Connection::client(Config::default(), OsMaskKeys::new());
+    socket.handle_data(&client.ping(b"hb").unwrap());
+    assert_eq!(
+        socket.poll_message().unwrap(),
+        Some(Message::Ping(Bytes::from_static(b"hb")))
+    );
+    assert!(socket.has_urgent_transmit());
+    let bytes = take_transmit(&mut socket);
+    assert_eq!(bytes, b"\x81\x04tick\x8a\x02hb");
+}
+
+#[test]
+fn the_send_buffer_limit_counts_prepared_messages() {
+    let now = Instant::now();
+    let mut socket = server(now);
+    let prepared = PreparedMessage::binary(vec![1u8; 1024]);
+    let mut sent = 0;
+    while !socket.is_send_buffer_full() {
+        socket.send_prepared(&prepared).unwrap();
+        sent += 1;
+    }
+    assert_eq!(sent, WRITE_HIGH_WATER / prepared.wire_len() + 1);
+    assert_eq!(socket.transmit_len(), sent * prepared.wire_len());
+}
+
+#[test]
+fn without_server_context_takeover_a_message_is_compressed_once_for_all() {
+    let now = Instant::now();
+    let params = deflate_params(true, 15);
+    let prepared = PreparedMessage::text(chatty_text(60));
+    let mut sockets: Vec<Socket> = (0..10).map(|_| deflate_server(params, now)).collect();
+    for socket in &mut sockets {
+        socket.send_prepared(&prepared).unwrap();
+    }
+    let first = first_slice_at(&sockets[0]);
+    assert!(sockets.iter().all(|socket| first_slice_at(socket) == first));
+    let compressed = take_transmit(&mut sockets[3]);
+    assert!(compressed.len() < prepared.wire_len() / 4, "compressed");
+    assert_eq!(compressed[0], 0x80 | 0x40 | 0x01, "FIN, RSV1, text");
+    // What the connection's own compressor makes of it is the same.
+    let mut own = deflate_server(params, now);
+    own.send(prepared.to_message()).unwrap();
+    assert_eq!(take_transmit(&mut own), compressed);
+    // And a client inflates it, twice in a row (no context carried over).
+    let mut client = deflate_client(params, now);
+    let twice = [compressed.clone(), compressed].concat();
+    let expected = [prepared.to_message(), prepared.to_message()];
+    assert_eq!(receive_all(&mut client, &twice), expected);
+}
+
+#[test]
+fn each_distinct_window_gets_its_own_shared_compression() {
+    let now = Instant::now();
+    let prepared = PreparedMessage::binary(chatty_text(200).into_bytes());
+    let (small, large) = (deflate_params(true, 9), deflate_params(true, 15));
+    let mut on_small = [deflate_server(small, now), deflate_server(small, now)];
+    let mut on_large = [deflate_server(large, now), deflate_server(large, now)];
+    for socket in on_small.iter_mut().chain(on_large.iter_mut()) {
+        socket.send_prepared(&prepared).unwrap();
+    }
+    assert_eq!(first_slice_at(&on_small[0]), first_slice_at(&on_small[1]));
+    assert_eq!(first_slice_at(&on_large[0]), first_slice_at(&on_large[1]));
+    assert_ne!(first_slice_at(&on_small[0]), first_slice_at(&on_large[0]));
+    let mut small_client = deflate_client(small, now);
+    let mut large_client = deflate_client(large, now);
+    let small_bytes = take_transmit(&mut on_small[1]);
+    let large_bytes = take_transmit(&mut on_large[1]);
+    assert_eq!(
+        receive_all(&mut small_client, &small_bytes),
+        [prepared.to_message()]
+    );
+    assert_eq!(
+        receive_all(&mut large_client, &large_bytes),
+        [prepared.to_message()]
+    );
+}
+
+#[test]
+fn with_context_takeover_each_connection_compresses_in_step_with_its_peer() {
+    let now = Instant::now();
+    let params = deflate_params(false, 15);
+    let prepared = PreparedMessage::text(chatty_text(40));
+    let mut socket = deflate_server(params, now);
+    let mut client = deflate_client(params, now);
+    socket.send_prepared(&prepared).unwrap();
+    socket.send(Message::text(chatty_text(41))).unwrap();
+    socket.send_prepared(&prepared).unwrap();
+    let bytes = take_transmit(&mut socket);
+    let expected = [
+        prepared.to_message(),
+        Message::text(chatty_text(41)),
+        prepared.to_message(),
+    ];
+    assert_eq!(receive_all(&mut client, &bytes), expected);
+    // The second copy referred back to the first: smaller than a fresh one.
+    let mut fresh = deflate_server(deflate_params(true, 15), now);
+    fresh.send_prepared(&prepared).unwrap();
+    assert!(bytes.len() < 3 * fresh.transmit_len());
+}
+
+#[test]
+fn a_short_prepared_message_goes_uncompressed_and_shared() {
+    let now = Instant::now();
+    let prepared = PreparedMessage::text("hi");
+    let mut socket = deflate_server(deflate_params(true, 15), now);
+    socket.send_prepared(&prepared).unwrap();
+    assert_eq!(first_slice_at(&socket), prepared.frame().as_ptr());
+    assert_eq!(take_transmit(&mut socket), b"\x81\x02hi");
+}
+
+#[test]
+fn a_client_masks_a_prepared_message_with_its_own_key() {
+    let now = Instant::now();
+    let prepared = PreparedMessage::text("from the client");
+    let mut client = Socket::client(
+        Config::default(),
+        Extensions::none(),
+        OsMaskKeys::new(),
+        now,
+    );
+    client.send_prepared(&prepared).unwrap();
+    let bytes = take_transmit(&mut client);
+    assert_eq!(bytes[1] & 0x80, 0x80, "masked");
+    let mut server = server(now);
+    assert_eq!(receive_all(&mut server, &bytes), [prepared.to_message()]);
+}

@@ -23,6 +23,7 @@ use ws13_codec::{CloseCode, MaskKeySource, State};
 use super::WebSocketStream;
 use crate::error::{Error, Result};
 use crate::message::Message;
+use crate::prepared::PreparedMessage;
 
 /// The wakers of the two halves' tasks. The connection's own waits
 /// register this, so that whatever the transport or the timer reports wakes
@@ -241,6 +242,33 @@ where
         let result = lock(&self.shared.ws).start_close(code, reason);
         self.shared.wakers.wake_read();
         result
+    }
+
+    /// Queues a [`PreparedMessage`] by reference without waiting (see
+    /// [`WebSocketStream::queue_prepared`]); the read half writes it while
+    /// it waits for input, a flush from this half at once.
+    pub fn queue_prepared(&mut self, message: &PreparedMessage) -> Result<()> {
+        let result = lock(&self.shared.ws).queue_prepared(message);
+        self.shared.wakers.wake_read();
+        result
+    }
+
+    /// Waits until the send queue has room, then queues a
+    /// [`PreparedMessage`] by reference.
+    pub async fn feed_prepared(&mut self, message: &PreparedMessage) -> Result<()> {
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_ready(cx)).await?;
+        self.queue_prepared(message)
+    }
+
+    /// Queues a [`PreparedMessage`] and writes everything queued.
+    pub async fn send_prepared(&mut self, message: &PreparedMessage) -> Result<()> {
+        self.feed_prepared(message).await?;
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_flush(cx)).await
+    }
+
+    /// Bytes queued and not yet written to the transport.
+    pub fn transmit_len(&self) -> usize {
+        lock(&self.shared.ws).transmit_len()
     }
 }
 
