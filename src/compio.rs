@@ -12,9 +12,8 @@
 //! without losing bytes, since the receive it started stays submitted and is
 //! taken up by the next call. Each connection owns one receive buffer of
 //! [`READ_CHUNK`] bytes (the kernel's while the receive is pending) and one
-//! send buffer that holds a copy of the socket's queued bytes while they are
-//! written (it grows with what is queued at once, and is let go when larger
-//! than [`READ_CHUNK`] once written). Received bytes are handed to
+//! send buffer that holds a copy of (at most 64 KiB of) the socket's queued
+//! bytes while they are written. Received bytes are handed to
 //! [`Socket::handle_data`]. Output is coalesced as in the tokio driver:
 //! [`WebSocket::feed`] only queues, and [`WebSocket::next`] writes
 //! everything queued in one send before it waits for input.
@@ -82,6 +81,12 @@ mod received;
 
 /// The connection's file descriptor as compio's operations hold it.
 type Fd = SharedFd<socket2::Socket>;
+
+/// The most bytes one send takes from the socket's queue (copied into the
+/// connection's send buffer, which is therefore at most this large). Large
+/// messages go out in sends of this size; small ones queued together
+/// (echoes of one receive) go out in one.
+const MAX_SEND: usize = 64 * 1024;
 
 /// The current time, as the socket takes it.
 fn now() -> Instant {
@@ -447,10 +452,8 @@ impl<K: MaskKeySource> WebSocket<K> {
                 self.writing = None;
                 let mut buf = op.into_inner();
                 buf.clear();
-                // A large burst's copy is not kept for the small writes after it.
-                if buf.capacity() <= READ_CHUNK {
-                    self.write_buf = Some(buf);
-                }
+                // Kept for the next send (it is at most MAX_SEND).
+                self.write_buf = Some(buf);
                 match result {
                     Ok(written) if written > 0 => self.socket.advance_transmit(written),
                     Ok(_) => {
@@ -465,10 +468,15 @@ impl<K: MaskKeySource> WebSocket<K> {
                 return Poll::Ready(Ok(()));
             }
             let mut buf = self.write_buf.take().unwrap_or_default();
-            buf.reserve(self.socket.transmit_len());
+            let len = self.socket.transmit_len().min(MAX_SEND);
+            buf.reserve(len);
             self.socket.with_transmit(|slices| {
                 for slice in slices {
-                    buf.extend_from_slice(slice);
+                    let room = len - buf.len();
+                    if room == 0 {
+                        break;
+                    }
+                    buf.extend_from_slice(&slice[..slice.len().min(room)]);
                 }
             });
             let send = Send::new(self.fd.clone(), buf, SendFlags::NOSIGNAL);
@@ -592,14 +600,17 @@ impl<K: MaskKeySource> WebSocket<K> {
 }
 
 impl<K: MaskKeySource> Drop for WebSocket<K> {
-    /// Dropping an open connection queues a close (1000) and leaves one send
-    /// of it to the runtime, so the peer learns the connection ended instead
-    /// of seeing TCP vanish. Use [`WebSocket::close`] for the full close
-    /// handshake with its bounded wait.
+    /// An async value cannot wait in `drop`: dropping an open connection
+    /// queues a close (1000) and makes one attempt to send it without
+    /// waiting (`MSG_DONTWAIT`), so the peer learns the connection ended
+    /// instead of seeing TCP vanish. Use [`WebSocket::close`] for the full
+    /// close handshake with its bounded wait.
     fn drop(&mut self) {
         if self.transport_closed || self.socket.state() != State::Open {
             return;
         }
+        // Bytes of a send still in the kernel's hands would be cut by a
+        // frame sent beside them.
         if self.writing.is_some() || self.socket.close(CloseCode::NORMAL, "").is_err() {
             return;
         }
@@ -609,7 +620,7 @@ impl<K: MaskKeySource> Drop for WebSocket<K> {
                 buf.extend_from_slice(slice);
             }
         });
-        let send = Send::new(self.fd.clone(), buf, SendFlags::NOSIGNAL);
-        compio::runtime::spawn(compio::runtime::submit(send)).detach();
+        let flags = (SendFlags::DONTWAIT | SendFlags::NOSIGNAL).bits();
+        let _ = socket2::SockRef::from(&self.stream).send_with_flags(&buf, flags as _);
     }
 }
