@@ -154,13 +154,14 @@ impl HttpConnection {
     }
 }
 
-/// Reads more of a handshake head into `buf`; `Ok(0)` at end of file.
-async fn read_more(stream: &TcpStream, buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
-    let mut buf = buf;
-    buf.reserve(1024);
+/// Reads more of a handshake head and appends it to `head`; `Ok(0)` at end
+/// of file. (A receive fills its buffer from the start, so it goes into a
+/// buffer of its own.)
+async fn read_more(stream: &TcpStream, head: &mut Vec<u8>) -> io::Result<usize> {
     let mut reader = stream;
-    let BufResult(read, buf) = reader.read(buf).await;
-    (read, buf)
+    let BufResult(read, chunk) = reader.read(Vec::with_capacity(2048)).await;
+    head.extend_from_slice(&chunk);
+    read
 }
 
 /// Writes all of `bytes` (a handshake head).
@@ -185,9 +186,7 @@ pub async fn accept(stream: TcpStream, options: &ServerOptions) -> Result<Accept
             if !matches!(step, ServerStep::NeedMore) {
                 return Ok((step, buf));
             }
-            let (read, returned) = read_more(&stream, buf).await;
-            buf = returned;
-            if read? == 0 {
+            if read_more(&stream, &mut buf).await? == 0 {
                 return Err(AcceptError::Disconnected);
             }
         }
@@ -250,9 +249,7 @@ pub async fn client(
             if let Some((response, head_len)) = handshake.step(&buf)? {
                 return Ok((response, head_len, buf));
             }
-            let (read, returned) = read_more(&stream, buf).await;
-            buf = returned;
-            if read? == 0 {
+            if read_more(&stream, &mut buf).await? == 0 {
                 return Err(ConnectError::Disconnected);
             }
         }
