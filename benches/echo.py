@@ -15,6 +15,8 @@ go to --raw (JSON lines).
     python3 benches/echo.py --rounds 1 --secs 1 --quick
     python3 benches/echo.py --threads 1 --inflight-only --idle 0
     python3 benches/echo.py --floor         # with the no-protocol floor, about 15 minutes
+    python3 benches/echo.py --threads 1 --floor --uring --sizes 16,1024 --conns 16,128 --idle 0
+                                            # the io_uring driver and its floor beside them
 
 With --threads N every server runs on the same runtime: N tokio worker
 threads, or a current-thread runtime for N = 1 (the shape of uWebSockets'
@@ -47,18 +49,29 @@ PEERS = ["tokio-tungstenite", "fastwebsockets", "tokio-websockets"]
 # idle-memory table, and shows the lowest ratio to the best peer that any
 # server on tokio could reach.
 FLOOR = ("floor", [os.path.join(REL, "echo_floor")], 9205)
+# With --uring: ws13's io_uring driver (examples/uring_echo.rs, compio, one
+# thread) and its own floor, echo_floor's no-protocol echo on the same
+# runtime (src/bin/echo_floor_uring.rs). Like the floor they stay outside
+# the idle-memory table.
+URING = [
+    ("ws13-uring", [os.path.join(REL, "examples", "uring_echo")], 9207),
+    ("floor-uring", [os.path.join(REL, "echo_floor_uring")], 9208),
+]
 
 
-def configs(quick, inflight_only):
-    sizes = [16, 1024, 65536]
-    out = [] if inflight_only else [
-        (s, c, 1) for s in sizes for c in ([1, 16] if quick else [1, 16, 128])]
+def configs(quick, inflight_only, sizes=None, conns=None):
+    sizes = sizes or [16, 1024, 65536]
+    conns = conns or ([1, 16] if quick else [1, 16, 128])
+    out = [] if inflight_only else [(s, c, 1) for s in sizes for c in conns]
     out += [(s, 16, 8) for s in sizes]
     return out
 
 
-def build():
+def build(uring=False):
     env = dict(os.environ, CARGO_TARGET_DIR=TARGET)
+    if uring:
+        subprocess.run(["cargo", "build", "--release", "-q", "--features", "compio",
+                        "--example", "uring_echo"], cwd=ROOT, check=True, env=env)
     subprocess.run(["cargo", "build", "--release", "-q", "--features", "tokio",
                     "--example", "async_echo"], cwd=ROOT, check=True, env=env)
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "ws13-benches", "--bins"],
@@ -130,6 +143,12 @@ def main():
                     help="leave out the peers' servers (with --compare: a before/after run)")
     ap.add_argument("--floor", action="store_true",
                     help="also run echo_floor, the no-protocol floor (a quarter longer)")
+    ap.add_argument("--uring", action="store_true",
+                    help="also run ws13's io_uring driver (uring_echo) and its floor "
+                         "(echo_floor_uring), both on compio's io_uring runtime, one thread")
+    ap.add_argument("--sizes", help="comma-separated message sizes (default 16,1024,65536)")
+    ap.add_argument("--conns", help="comma-separated connection counts of the 1-in-flight "
+                                    "rows (default 1,16,128)")
     ap.add_argument("--raw", default=os.path.join(TARGET, "echo-raw.jsonl"))
     args = ap.parse_args()
 
@@ -140,7 +159,7 @@ def main():
         args.idle = max(hard - 64, 0)
         print(f"(open-file limit {hard}: idle connections reduced to {args.idle})", file=sys.stderr)
     if not args.no_build:
-        build()
+        build(args.uring)
     servers = list(SERVERS)
     if args.ws13:
         servers[0] = ("ws13", [args.ws13], servers[0][2])
@@ -150,6 +169,10 @@ def main():
         servers.append(("ws13-before", [args.compare], 9206))
     if args.floor:
         servers.append(FLOOR)
+    if args.uring:
+        servers.extend(URING)
+    sizes = [int(x) for x in args.sizes.split(",")] if args.sizes else None
+    conns = [int(x) for x in args.conns.split(",")] if args.conns else None
     runtime = (f"a runtime with {args.threads} worker threads" if args.threads > 1 else
                "a current-thread runtime" if args.threads == 1 else
                "tokio's default multi-thread runtime")
@@ -163,7 +186,7 @@ def main():
             print("| server | RSS before (KiB) | RSS after (KiB) | per connection (bytes) |")
             print("|---|---:|---:|---:|")
             for name, _, port in servers:
-                if name == FLOOR[0]:
+                if name == FLOOR[0] or name in (u[0] for u in URING):
                     continue
                 r = load(port, procs[name].pid, 0, 0, 0, 0, 0, idle=args.idle)
                 if r:
@@ -181,15 +204,16 @@ def main():
             stop_servers(procs)
             procs = start_servers(servers, args.threads)
             order = servers[rnd % len(servers):] + servers[:rnd % len(servers)]
-            for size, conns, inflight in configs(args.quick, args.inflight_only):
+            for size, n_conns, inflight in configs(args.quick, args.inflight_only, sizes, conns):
                 for name, _, port in order:
-                    r = load(port, procs[name].pid, size, conns, inflight, args.secs, args.warmup)
+                    r = load(port, procs[name].pid, size, n_conns, inflight, args.secs,
+                             args.warmup)
                     if r is None:
                         continue
                     r["server"] = name
                     r["round"] = rnd
                     raw.write(json.dumps(r) + "\n")
-                    results.setdefault((size, conns, inflight), {}).setdefault(name, []).append(r)
+                    results.setdefault((size, n_conns, inflight), {}).setdefault(name, []).append(r)
             print(f"round {rnd + 1}/{args.rounds} done at {time.time() - started:.0f} s",
                   file=sys.stderr, flush=True)
         raw.close()
@@ -219,6 +243,12 @@ def main():
                   f"{statistics.median(r['p99_us'] for r in rs):.1f} | "
                   f"{fmt_range([r['cpu_us_per_msg'] for r in rs], 2)} | {ratio} |"
                   + (f" {cpu[name] / before:.3f}× |" if before else ""))
+        pairs = [("ws13-uring", "ws13"), ("ws13-uring", "floor-uring"), ("ws13", "floor"),
+                 ("floor-uring", "floor")]
+        ratios = [f"{a} / {b} = {cpu[a] / cpu[b]:.2f}×" for a, b in pairs
+                  if a in cpu and b in cpu]
+        if args.uring and ratios:
+            print("\nServer CPU per message, medians: " + "; ".join(ratios) + ".")
         print()
     print(f"total time {time.time() - started:.0f} s; load now "
           f"{open('/proc/loadavg').read().split()[:3]}; raw results in {args.raw}")
