@@ -16,7 +16,7 @@ go to --raw (JSON lines).
     python3 benches/echo.py --threads 1 --inflight-only --idle 0
     python3 benches/echo.py --floor         # with the no-protocol floor, about 15 minutes
     python3 benches/echo.py --threads 1 --floor --uring --sizes 16,1024 --conns 16,128 --idle 0
-                                            # the io_uring driver and its floor beside them
+                                            # with the io_uring floor beside them
 
 With --threads N every server runs on the same runtime: N tokio worker
 threads, or a current-thread runtime for N = 1 (the shape of uWebSockets'
@@ -49,12 +49,11 @@ PEERS = ["tokio-tungstenite", "fastwebsockets", "tokio-websockets"]
 # idle-memory table, and shows the lowest ratio to the best peer that any
 # server on tokio could reach.
 FLOOR = ("floor", [os.path.join(REL, "echo_floor")], 9205)
-# With --uring: ws13's io_uring driver (examples/uring_echo.rs, compio, one
-# thread) and its own floor, echo_floor's no-protocol echo on the same
-# runtime (src/bin/echo_floor_uring.rs). Like the floor they stay outside
-# the idle-memory table.
+# With --uring: echo_floor's no-protocol echo on compio's io_uring runtime,
+# one thread (src/bin/echo_floor_uring.rs), outside the idle-memory table.
+# (Issue 19 also ran ws13's io_uring driver here as "ws13-uring"; by its
+# decision rule the driver was not kept: benches/RESULTS.md.)
 URING = [
-    ("ws13-uring", [os.path.join(REL, "examples", "uring_echo")], 9207),
     ("floor-uring", [os.path.join(REL, "echo_floor_uring")], 9208),
 ]
 
@@ -67,11 +66,8 @@ def configs(quick, inflight_only, sizes=None, conns=None):
     return out
 
 
-def build(uring=False):
+def build():
     env = dict(os.environ, CARGO_TARGET_DIR=TARGET)
-    if uring:
-        subprocess.run(["cargo", "build", "--release", "-q", "--features", "compio",
-                        "--example", "uring_echo"], cwd=ROOT, check=True, env=env)
     subprocess.run(["cargo", "build", "--release", "-q", "--features", "tokio",
                     "--example", "async_echo"], cwd=ROOT, check=True, env=env)
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "ws13-benches", "--bins"],
@@ -144,8 +140,8 @@ def main():
     ap.add_argument("--floor", action="store_true",
                     help="also run echo_floor, the no-protocol floor (a quarter longer)")
     ap.add_argument("--uring", action="store_true",
-                    help="also run ws13's io_uring driver (uring_echo) and its floor "
-                         "(echo_floor_uring), both on compio's io_uring runtime, one thread")
+                    help="also run echo_floor_uring, the no-protocol floor on compio's "
+                         "io_uring runtime (one thread)")
     ap.add_argument("--sizes", help="comma-separated message sizes (default 16,1024,65536)")
     ap.add_argument("--conns", help="comma-separated connection counts of the 1-in-flight "
                                     "rows (default 1,16,128)")
@@ -159,7 +155,7 @@ def main():
         args.idle = max(hard - 64, 0)
         print(f"(open-file limit {hard}: idle connections reduced to {args.idle})", file=sys.stderr)
     if not args.no_build:
-        build(args.uring)
+        build()
     servers = list(SERVERS)
     if args.ws13:
         servers[0] = ("ws13", [args.ws13], servers[0][2])
@@ -243,8 +239,7 @@ def main():
                   f"{statistics.median(r['p99_us'] for r in rs):.1f} | "
                   f"{fmt_range([r['cpu_us_per_msg'] for r in rs], 2)} | {ratio} |"
                   + (f" {cpu[name] / before:.3f}× |" if before else ""))
-        pairs = [("ws13-uring", "ws13"), ("ws13-uring", "floor-uring"), ("ws13", "floor"),
-                 ("floor-uring", "floor")]
+        pairs = [("ws13", "floor"), ("floor-uring", "floor")]
         ratios = [f"{a} / {b} = {cpu[a] / cpu[b]:.2f}×" for a, b in pairs
                   if a in cpu and b in cpu]
         if args.uring and ratios:

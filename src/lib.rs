@@ -11,7 +11,6 @@
 //! | [`socket`] | the sans-I/O WebSocket between bytes and messages: buffers, assembly, compression, timers; drivers are reads, writes and sleeps around it |
 //! | [`blocking`] | the driver over `std::io::Read + Write` |
 //! | `tokio` (feature `tokio`) | the driver over tokio's `AsyncRead + AsyncWrite`, as a `Stream` + `Sink` |
-//! | `compio` (feature `compio`) | the io_uring driver on the compio runtime: completion-based receives and sends kept with the connection |
 //! | `tls` (feature `tls`) | `wss://` for the tokio driver: verified client connections, a PEM-configured acceptor |
 //! | [`page_origin`] | rules from the web page a browser client runs in (mixed content) |
 //! | [`Message`], [`Error`] | what the drivers exchange and report |
@@ -26,8 +25,6 @@ pub use ws13_handshake as handshake;
 
 pub mod blocking;
 mod client;
-#[cfg(feature = "compio")]
-pub mod compio;
 mod error;
 mod mask_keys;
 mod message;

@@ -18,9 +18,6 @@
 //!    real time, with short timeouts.
 //! 3. `tokio`: [`ws13::tokio::WebSocketStream`] over `tokio::io::duplex` on a
 //!    runtime whose clock is paused (timers run on virtual time there too).
-//! 4. `uring` (feature `compio`): [`ws13::compio::WebSocket`] on compio's
-//!    io_uring runtime over a loopback TCP pair, on real time, the peer
-//!    being the blocking shell's.
 //!
 //! A run gives a transcript: what the peer did and received (our frames
 //! decoded: opcode, FIN, RSV1, payload unmasked and inflated, close code and
@@ -483,7 +480,7 @@ fn check(scenario: &Scenario) -> Vec<String> {
             reference.render()
         ));
     }
-    for &shell in SHELLS {
+    for shell in ["blocking", "tokio"] {
         let transcript = run_shell(shell, scenario);
         if transcript != reference {
             failures.push(diff(scenario, &reference, shell, &transcript));
@@ -492,18 +489,10 @@ fn check(scenario: &Scenario) -> Vec<String> {
     failures
 }
 
-/// The shells compared with the socket.
-#[cfg(not(feature = "compio"))]
-const SHELLS: &[&str] = &["blocking", "tokio"];
-#[cfg(feature = "compio")]
-const SHELLS: &[&str] = &["blocking", "tokio", "uring"];
-
 fn run_shell(shell: &str, scenario: &Scenario) -> Transcript {
     match shell {
         "blocking" => run_blocking(scenario),
         "tokio" => run_tokio(scenario),
-        #[cfg(feature = "compio")]
-        "uring" => uring::run(scenario),
         other => panic!("no shell {other:?}"),
     }
 }
@@ -1845,95 +1834,4 @@ async fn run_peer_tokio(
         }
     }
     peer.log
-}
-
-// ---------------------------------------------------------------- shell 4: the io_uring driver, loopback TCP
-
-#[cfg(feature = "compio")]
-mod uring {
-    use super::*;
-    use ws13::compio::WebSocket as UringWebSocket;
-
-    pub(super) fn run(scenario: &Scenario) -> Transcript {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let ours = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (theirs, _) = listener.accept().unwrap();
-        ours.set_nodelay(true).unwrap();
-        theirs.set_nodelay(true).unwrap();
-        let peer = Peer::new(scenario);
-        let (ready, app_ready) = mpsc::channel();
-        let peer = thread::spawn(move || run_peer_blocking(peer, theirs, app_ready));
-        let runtime = ws13::compio::runtime().expect("an io_uring runtime");
-        let app = runtime.block_on(async {
-            let stream = compio::net::TcpStream::from_std(ours).unwrap();
-            let (config, extensions) = (scenario.config, extensions(scenario.deflate));
-            let now = Instant::now();
-            match scenario.role {
-                Role::Server => {
-                    let socket = Socket::server(config, extensions, now);
-                    app(scenario, UringWebSocket::from_socket(stream, socket), ready).await
-                }
-                Role::Client => {
-                    let socket = Socket::client(config, extensions, OsMaskKeys::new(), now);
-                    app(scenario, UringWebSocket::from_socket(stream, socket), ready).await
-                }
-            }
-        });
-        drop(runtime);
-        Transcript {
-            app,
-            wire: peer.join().unwrap(),
-        }
-    }
-
-    async fn app<K: MaskKeySource>(
-        scenario: &Scenario,
-        mut ws: UringWebSocket<K>,
-        ready: mpsc::Sender<()>,
-    ) -> Vec<String> {
-        let mut app = App::default();
-        for command in &scenario.app_start {
-            match command {
-                AppCommand::Close(code, reason) => {
-                    if let Err(error) = ws.start_close(CloseCode(*code), reason) {
-                        app.on_command_error("close", &error);
-                    }
-                }
-                AppCommand::CloseAndWait(code, reason) => {
-                    let result = ws.close(CloseCode(*code), reason).await;
-                    app.on_close_returned(result, ws.is_transport_closed());
-                    let _ = ready.send(());
-                    return app.log;
-                }
-                AppCommand::Send(message) => match ws.send(message.clone()).await {
-                    Ok(()) => app.on_sent(),
-                    Err(error) => app.on_command_error("send", &error),
-                },
-            }
-        }
-        // The peer may be gone.
-        let _ = ready.send(());
-        loop {
-            match ws.next().await {
-                Some(Ok(message)) => {
-                    if let Some(echo) = app.on_message(message) {
-                        if let Err(error) = ws.feed(echo).await {
-                            app.on_command_error("echo", &error);
-                        }
-                    }
-                }
-                Some(Err(error)) => {
-                    let error = (!matches!(error, Error::ConnectionClosed)).then_some(error);
-                    app.on_end(error.as_ref(), ws.is_transport_closed());
-                    break;
-                }
-                None => {
-                    app.on_end(None, ws.is_transport_closed());
-                    break;
-                }
-            }
-        }
-        drop(ws);
-        app.log
-    }
 }

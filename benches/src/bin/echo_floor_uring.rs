@@ -1,13 +1,13 @@
 //! The io_uring floor: `echo_floor`'s no-protocol echo (a bare handshake,
 //! then each whole client frame's payload written back unmasked in a server
 //! frame, nothing checked, a close frame ends the connection) on compio's
-//! io_uring runtime, the runtime of ws13's io_uring driver (`uring_echo`).
-//! One receive and one send per batch of frames, as there. Never a server
-//! to copy.
+//! io_uring runtime. One receive and one send per batch of frames, as there.
+//! Never a server to copy.
 //!
 //! Its CPU time per message is what the kernel and compio cost per echoed
-//! message: the io_uring driver is judged against it as ws13 on tokio is
-//! against `echo_floor`.
+//! message: the lowest any WebSocket server on this runtime could reach, as
+//! `echo_floor` is on tokio (issue 19 measured an io_uring driver of ws13
+//! against it: benches/RESULTS.md).
 //!
 //! `echo_floor_uring [--addr 127.0.0.1:9108]` (one thread; `--threads` is
 //! accepted and ignored, compio runs a runtime per thread)
@@ -16,8 +16,10 @@ use std::io;
 
 use compio::BufResult;
 use compio::buf::{IntoInner, IoBuf};
+use compio::driver::DriverType;
 use compio::io::{AsyncRead, AsyncWriteExt};
 use compio::net::{TcpListener, TcpStream};
+use compio::runtime::Runtime;
 
 #[path = "../floor_frames.rs"]
 mod floor_frames;
@@ -27,7 +29,18 @@ use floor_frames::{frame_extent, next_frame};
 const BUFFER: usize = 16 * 1024;
 
 fn main() -> io::Result<()> {
-    ws13::compio::runtime()?.block_on(serve())
+    let runtime = Runtime::new()?;
+    if runtime.driver_type() != DriverType::IoUring {
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!(
+                "echo_floor_uring measures io_uring, but compio chose {:?} \
+                 (check kernel.io_uring_disabled and seccomp)",
+                runtime.driver_type()
+            ),
+        ));
+    }
+    runtime.block_on(serve())
 }
 
 async fn serve() -> io::Result<()> {
