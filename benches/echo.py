@@ -15,6 +15,8 @@ go to --raw (JSON lines).
     python3 benches/echo.py --rounds 1 --secs 1 --quick
     python3 benches/echo.py --threads 1 --inflight-only --idle 0
     python3 benches/echo.py --floor         # with the no-protocol floor, about 15 minutes
+    python3 benches/echo.py --threads 1 --floor --uring --sizes 16,1024 --conns 16,128 --idle 0
+                                            # with the io_uring floor beside them
 
 With --threads N every server runs on the same runtime: N tokio worker
 threads, or a current-thread runtime for N = 1 (the shape of uWebSockets'
@@ -47,12 +49,19 @@ PEERS = ["tokio-tungstenite", "fastwebsockets", "tokio-websockets"]
 # idle-memory table, and shows the lowest ratio to the best peer that any
 # server on tokio could reach.
 FLOOR = ("floor", [os.path.join(REL, "echo_floor")], 9205)
+# With --uring: echo_floor's no-protocol echo on compio's io_uring runtime,
+# one thread (src/bin/echo_floor_uring.rs), outside the idle-memory table.
+# (Issue 19 also ran ws13's io_uring driver here as "ws13-uring"; by its
+# decision rule the driver was not kept: benches/RESULTS.md.)
+URING = [
+    ("floor-uring", [os.path.join(REL, "echo_floor_uring")], 9208),
+]
 
 
-def configs(quick, inflight_only):
-    sizes = [16, 1024, 65536]
-    out = [] if inflight_only else [
-        (s, c, 1) for s in sizes for c in ([1, 16] if quick else [1, 16, 128])]
+def configs(quick, inflight_only, sizes=None, conns=None):
+    sizes = sizes or [16, 1024, 65536]
+    conns = conns or ([1, 16] if quick else [1, 16, 128])
+    out = [] if inflight_only else [(s, c, 1) for s in sizes for c in conns]
     out += [(s, 16, 8) for s in sizes]
     return out
 
@@ -135,6 +144,12 @@ def main():
                     help="leave out the peers' servers (with --compare: a before/after run)")
     ap.add_argument("--floor", action="store_true",
                     help="also run echo_floor, the no-protocol floor (a quarter longer)")
+    ap.add_argument("--uring", action="store_true",
+                    help="also run echo_floor_uring, the no-protocol floor on compio's "
+                         "io_uring runtime (one thread)")
+    ap.add_argument("--sizes", help="comma-separated message sizes (default 16,1024,65536)")
+    ap.add_argument("--conns", help="comma-separated connection counts of the 1-in-flight "
+                                    "rows (default 1,16,128)")
     ap.add_argument("--raw", default=os.path.join(TARGET, "echo-raw.jsonl"))
     args = ap.parse_args()
 
@@ -155,6 +170,10 @@ def main():
         servers.append(("ws13-before", [args.compare], 9206))
     if args.floor:
         servers.append(FLOOR)
+    if args.uring:
+        servers.extend(URING)
+    sizes = [int(x) for x in args.sizes.split(",")] if args.sizes else None
+    conns = [int(x) for x in args.conns.split(",")] if args.conns else None
     runtime = (f"a runtime with {args.threads} worker threads" if args.threads > 1 else
                "a current-thread runtime" if args.threads == 1 else
                "tokio's default multi-thread runtime")
@@ -168,7 +187,7 @@ def main():
             print("| server | RSS before (KiB) | RSS after (KiB) | per connection (bytes) |")
             print("|---|---:|---:|---:|")
             for name, _, port in servers:
-                if name == FLOOR[0]:
+                if name == FLOOR[0] or name in (u[0] for u in URING):
                     continue
                 r = load(port, procs[name].pid, 0, 0, 0, 0, 0, idle=args.idle)
                 if r:
@@ -186,15 +205,16 @@ def main():
             stop_servers(procs)
             procs = start_servers(servers, args.threads)
             order = servers[rnd % len(servers):] + servers[:rnd % len(servers)]
-            for size, conns, inflight in configs(args.quick, args.inflight_only):
+            for size, n_conns, inflight in configs(args.quick, args.inflight_only, sizes, conns):
                 for name, _, port in order:
-                    r = load(port, procs[name].pid, size, conns, inflight, args.secs, args.warmup)
+                    r = load(port, procs[name].pid, size, n_conns, inflight, args.secs,
+                             args.warmup)
                     if r is None:
                         continue
                     r["server"] = name
                     r["round"] = rnd
                     raw.write(json.dumps(r) + "\n")
-                    results.setdefault((size, conns, inflight), {}).setdefault(name, []).append(r)
+                    results.setdefault((size, n_conns, inflight), {}).setdefault(name, []).append(r)
             print(f"round {rnd + 1}/{args.rounds} done at {time.time() - started:.0f} s",
                   file=sys.stderr, flush=True)
         raw.close()
@@ -224,6 +244,11 @@ def main():
                   f"{statistics.median(r['p99_us'] for r in rs):.1f} | "
                   f"{fmt_range([r['cpu_us_per_msg'] for r in rs], 2)} | {ratio} |"
                   + (f" {cpu[name] / before:.3f}× |" if before else ""))
+        pairs = [("ws13", "floor"), ("floor-uring", "floor")]
+        ratios = [f"{a} / {b} = {cpu[a] / cpu[b]:.2f}×" for a, b in pairs
+                  if a in cpu and b in cpu]
+        if args.uring and ratios:
+            print("\nServer CPU per message, medians: " + "; ".join(ratios) + ".")
         print()
     print(f"total time {time.time() - started:.0f} s; load now "
           f"{open('/proc/loadavg').read().split()[:3]}; raw results in {args.raw}")
