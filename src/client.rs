@@ -58,31 +58,7 @@ impl WsUrl {
             return Err(invalid("user information (user@host) is not supported"));
         }
         let default_port = if secure { 443 } else { 80 };
-        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-            let (host, after) = v6
-                .split_once(']')
-                .ok_or_else(|| invalid("unclosed '[' in the host"))?;
-            let port = match after.strip_prefix(':') {
-                Some(port) => port
-                    .parse()
-                    .map_err(|_| invalid("the port is not a number 0-65535"))?,
-                None if after.is_empty() => default_port,
-                None => return Err(invalid("junk after the IPv6 address")),
-            };
-            (host, port)
-        } else {
-            match authority.rsplit_once(':') {
-                Some((host, port)) => (
-                    host,
-                    port.parse()
-                        .map_err(|_| invalid("the port is not a number 0-65535"))?,
-                ),
-                None => (authority, default_port),
-            }
-        };
-        if host.is_empty() {
-            return Err(invalid("the host is empty"));
-        }
+        let (host, port) = split_host_port(authority, default_port).map_err(invalid)?;
         Ok(WsUrl {
             secure,
             host: host.to_owned(),
@@ -430,6 +406,34 @@ impl ExtendedConnectStep {
             deflate,
         })
     }
+}
+
+/// Splits `host[:port]` or `[v6]:port` (a URL's authority without user
+/// information) into the host and the port, `default_port` when none is
+/// given; the error says what is wrong, for the caller's own error type.
+pub(crate) fn split_host_port(
+    authority: &str,
+    default_port: u16,
+) -> Result<(&str, u16), &'static str> {
+    const BAD_PORT: &str = "the port is not a number 0-65535";
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (host, after) = v6.split_once(']').ok_or("unclosed '[' in the host")?;
+        let port = match after.strip_prefix(':') {
+            Some(port) => port.parse().map_err(|_| BAD_PORT)?,
+            None if after.is_empty() => default_port,
+            None => return Err("junk after the IPv6 address"),
+        };
+        (host, port)
+    } else {
+        match authority.rsplit_once(':') {
+            Some((host, port)) => (host, port.parse().map_err(|_| BAD_PORT)?),
+            None => (authority, default_port),
+        }
+    };
+    if host.is_empty() {
+        return Err("the host is empty");
+    }
+    Ok((host, port))
 }
 
 #[cfg(test)]

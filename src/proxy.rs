@@ -172,31 +172,8 @@ impl ProxyUrl {
         } else {
             1080
         };
-        let (host, port) = if let Some(v6) = host_port.strip_prefix('[') {
-            let (host, after) = v6
-                .split_once(']')
-                .ok_or_else(|| invalid("unclosed '[' in the host"))?;
-            let port = match after.strip_prefix(':') {
-                Some(port) => port
-                    .parse()
-                    .map_err(|_| invalid("the port is not a number 0-65535"))?,
-                None if after.is_empty() => default_port,
-                None => return Err(invalid("junk after the IPv6 address")),
-            };
-            (host, port)
-        } else {
-            match host_port.rsplit_once(':') {
-                Some((host, port)) => (
-                    host,
-                    port.parse()
-                        .map_err(|_| invalid("the port is not a number 0-65535"))?,
-                ),
-                None => (host_port, default_port),
-            }
-        };
-        if host.is_empty() {
-            return Err(invalid("the host is empty"));
-        }
+        let (host, port) =
+            crate::client::split_host_port(host_port, default_port).map_err(invalid)?;
         if !host.bytes().all(is_host_byte) {
             return Err(invalid(
                 "the host contains characters a host name cannot have",
