@@ -48,7 +48,7 @@ fn main() {
             while !log.is_char_boundary(to) {
                 to += 1;
             }
-            log[from..to].as_bytes()
+            &log.as_bytes()[from..to]
         })
         .collect();
     let mut server = PerMessageDeflate::new(Role::Server, params, settings);
