@@ -55,7 +55,7 @@ use ws13_handshake::{
 use crate::error::AcceptError;
 use crate::hyper::{Upgrade, finish, not_upgradable, text_response};
 pub use crate::hyper::{UpgradedIo, WebSocket};
-use crate::server::{ServerOptions, answer};
+use crate::server::{ResponseForm, ServerOptions, answer};
 
 /// The extractor: a valid WebSocket handshake request, waiting for the
 /// handler's choices and [`WebSocketUpgrade::on_upgrade`].
@@ -202,6 +202,7 @@ impl WebSocketUpgrade {
         let answered = answer(
             HttpRequest::from_http_fields(&method, &uri, version, &headers, protocol.as_deref()),
             &options,
+            ResponseForm::Fields,
         );
         match finish::<Body>(answered, &options, || Some(on_upgrade)) {
             Upgrade::WebSocket {

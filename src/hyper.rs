@@ -44,7 +44,7 @@ use hyper_util::rt::TokioIo;
 use ws13_handshake::{HttpRequest, TextResponse};
 
 use crate::error::AcceptError;
-use crate::server::{AcceptedRequest, Answer, ServerOptions, answer};
+use crate::server::{AcceptedRequest, Answer, ResponseForm, ServerOptions, answer};
 use crate::tokio::WebSocketStream;
 
 /// The connection hyper hands over after the handshake, as tokio I/O.
@@ -96,7 +96,11 @@ where
             .extensions()
             .get::<::hyper::ext::Protocol>()
             .map(::hyper::ext::Protocol::as_str);
-        answer(HttpRequest::from_http_request(request, protocol), options)
+        answer(
+            HttpRequest::from_http_request(request, protocol),
+            options,
+            ResponseForm::Fields,
+        )
     };
     finish(answered, options, || {
         request.extensions_mut().remove::<OnUpgrade>()

@@ -48,6 +48,7 @@ pub mod page_origin;
 pub mod prepared;
 pub mod proxy;
 pub mod reconnect;
+mod request_headers;
 mod server;
 pub mod socket;
 #[cfg(feature = "tls")]
@@ -60,6 +61,7 @@ pub use error::{AcceptError, ConnectError, Error, Result};
 pub use mask_keys::OsMaskKeys;
 pub use message::{CloseReason, Message, PeerClose, Utf8Bytes};
 pub use prepared::PreparedMessage;
+pub use request_headers::RequestHeaders;
 pub use server::{
     Acceptance, AcceptedRequest, DecideHook, Decision, PlainHttpRequest, Refusal, ServerOptions,
 };

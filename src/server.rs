@@ -7,6 +7,7 @@ use std::time::Duration;
 use ws13_codec::Config;
 
 use crate::error::AcceptError;
+use crate::request_headers::RequestHeaders;
 use ws13_codec::deflate::DeflateSettings;
 use ws13_handshake::permessage_deflate::{DeflateParams, DeflateServerPolicy, negotiate};
 use ws13_handshake::subprotocol::choose;
@@ -199,22 +200,14 @@ pub struct PlainHttpRequest {
     /// The request target, e.g. `/health`.
     pub path: String,
     /// The header lines, in order.
-    pub headers: Vec<(String, Vec<u8>)>,
+    pub headers: RequestHeaders,
 }
 
 impl PlainHttpRequest {
     /// The first header called `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        first_header(&self.headers, name)
+        self.headers.get(name)
     }
-}
-
-/// The value of the first header called `name` (case-insensitive).
-fn first_header<'h>(headers: &'h [(String, Vec<u8>)], name: &str) -> Option<&'h [u8]> {
-    headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_slice())
 }
 
 /// The application's hook deciding on WebSocket requests (see
@@ -318,7 +311,7 @@ pub struct AcceptedRequest {
     /// The subprotocols the client offered, in its order.
     pub offered_protocols: Vec<String>,
     /// Every header line of the request (cookies, authorization, ...).
-    pub headers: Vec<(String, Vec<u8>)>,
+    pub headers: RequestHeaders,
     /// The permessage-deflate parameters agreed, if compression is on.
     pub deflate: Option<DeflateParams>,
 }
@@ -326,7 +319,7 @@ pub struct AcceptedRequest {
 impl AcceptedRequest {
     /// The value of the first header called `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        first_header(&self.headers, name)
+        self.headers.get(name)
     }
 
     /// The value of the first header called `name` (case-insensitive), if it
@@ -361,7 +354,7 @@ impl AcceptedRequest {
     ///     origin: None,
     ///     protocol: None,
     ///     offered_protocols: Vec::new(),
-    ///     headers: vec![("Cookie".into(), b"session=abc; theme=dark".to_vec())],
+    ///     headers: [("Cookie", "session=abc; theme=dark")].into_iter().collect(),
     ///     deflate: None,
     /// };
     /// assert_eq!(request.path_only(), "/chat");
@@ -472,7 +465,7 @@ impl ServerHandshake {
             Err(head_error) => return refuse_step(reject(RequestError::Head(head_error))),
         };
         let head_len = request.head_len();
-        match answer(request, options) {
+        match answer(request, options, ResponseForm::Bytes) {
             Answer::Upgrade(upgrade) => ServerStep::Upgrade {
                 response: upgrade.http1_bytes,
                 head_len,
@@ -513,9 +506,10 @@ pub(crate) enum Answer {
 pub(crate) struct UpgradeAnswer {
     /// 101 for HTTP/1.1, 200 for an HTTP/2 extended CONNECT.
     pub(crate) status: u16,
-    /// The response's header fields.
+    /// The response's header fields (built for [`ResponseForm::Fields`]).
     pub(crate) headers: Vec<(String, String)>,
-    /// The HTTP/1.1 response as bytes (empty for HTTP/2).
+    /// The HTTP/1.1 response as bytes (built for [`ResponseForm::Bytes`];
+    /// empty for HTTP/2).
     pub(crate) http1_bytes: Vec<u8>,
     pub(crate) request: AcceptedRequest,
 }
@@ -527,8 +521,27 @@ pub(crate) struct Refused {
     pub(crate) error: AcceptError,
 }
 
-/// Classifies `request` with `options` and answers it.
-pub(crate) fn answer(request: HttpRequest<'_>, options: &ServerOptions) -> Answer {
+/// The form in which the caller sends an accepting response: only that one
+/// is built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ResponseForm {
+    /// HTTP/1.1 bytes to write to the connection ([`ServerHandshake`]).
+    Bytes,
+    /// The status and header fields, for an HTTP library (hyper, axum).
+    #[cfg_attr(
+        not(feature = "hyper"),
+        allow(dead_code, reason = "for the hyper integration")
+    )]
+    Fields,
+}
+
+/// Classifies `request` with `options` and answers it, building an
+/// accepting response in `form`.
+pub(crate) fn answer(
+    request: HttpRequest<'_>,
+    options: &ServerOptions,
+    form: ResponseForm,
+) -> Answer {
     match request.classify(&options.handshake) {
         Err(error) => Answer::Refuse(reject(error)),
         Ok(Incoming::PlainHttp(http)) => Answer::PlainHttp(PlainHttpRequest {
@@ -550,13 +563,13 @@ pub(crate) fn answer(request: HttpRequest<'_>, options: &ServerOptions) -> Answe
                 },
             })
         }
-        Ok(Incoming::WebSocket(ws)) => upgrade(&ws, options),
+        Ok(Incoming::WebSocket(ws)) => upgrade(&ws, options, form),
     }
 }
 
 /// The answer to a valid WebSocket request: the server's choices
 /// (subprotocol, permessage-deflate), then the application's decision.
-fn upgrade(ws: &WebSocketRequest<'_>, options: &ServerOptions) -> Answer {
+fn upgrade(ws: &WebSocketRequest<'_>, options: &ServerOptions, form: ResponseForm) -> Answer {
     let supported: Vec<&str> = options.subprotocols.iter().map(String::as_str).collect();
     let protocol = choose(ws.protocols(), &supported, options.subprotocol_preference);
     let agreed = options
@@ -603,15 +616,18 @@ fn upgrade(ws: &WebSocketRequest<'_>, options: &ServerOptions) -> Answer {
     match built {
         Ok(response) => Answer::Upgrade(UpgradeAnswer {
             status: response.status(),
-            headers: response
-                .headers()
-                .into_iter()
-                .map(|(name, value)| (name.to_owned(), value))
-                .collect(),
-            http1_bytes: if ws.version() == HttpVersion::Http2 {
-                Vec::new()
-            } else {
+            headers: match form {
+                ResponseForm::Fields => response
+                    .headers()
+                    .into_iter()
+                    .map(|(name, value)| (name.to_owned(), value))
+                    .collect(),
+                ResponseForm::Bytes => Vec::new(),
+            },
+            http1_bytes: if form == ResponseForm::Bytes && ws.version() != HttpVersion::Http2 {
                 response.to_bytes()
+            } else {
+                Vec::new()
             },
             request,
         }),
@@ -653,11 +669,15 @@ fn reject(error: RequestError) -> Refused {
     }
 }
 
-fn own_headers(headers: &[ws13_handshake::Header<'_>]) -> Vec<(String, Vec<u8>)> {
-    headers
-        .iter()
-        .map(|h| (h.name.to_owned(), h.value.to_vec()))
-        .collect()
+/// The headers, owned in three allocations whatever their number.
+fn own_headers(headers: &[ws13_handshake::Header<'_>]) -> RequestHeaders {
+    let name_bytes = headers.iter().map(|h| h.name.len()).sum();
+    let value_bytes = headers.iter().map(|h| h.value.len()).sum();
+    let mut owned = RequestHeaders::with_capacity(headers.len(), name_bytes, value_bytes);
+    for header in headers {
+        owned.push(header.name, header.value);
+    }
+    owned
 }
 
 /// A complete HTTP/1.1 response for a plain HTTP request, with
@@ -683,10 +703,7 @@ mod tests {
             origin: None,
             protocol: None,
             offered_protocols: Vec::new(),
-            headers: headers
-                .iter()
-                .map(|(name, value)| ((*name).to_owned(), value.to_vec()))
-                .collect(),
+            headers: headers.iter().copied().collect(),
             deflate: None,
         }
     }

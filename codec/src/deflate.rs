@@ -103,7 +103,9 @@ impl DeflateSettings {
 /// assert_eq!(plain, b"Hello");
 /// ```
 pub struct PerMessageDeflate {
-    compressor: Compress,
+    /// The zlib compressor, created on the first message that needs it (with
+    /// feature `libdeflate` and no context takeover, maybe never).
+    compressor: Option<Compress>,
     /// The window the compressor uses (9–15 bits).
     window_bits: u8,
     decompressor: Decompress,
@@ -141,10 +143,9 @@ impl PerMessageDeflate {
                 params.server_no_context_takeover,
             ),
         };
-        let level = Compression::new(settings.level.min(9));
         let window_bits = own_bits.clamp(9, 15);
         PerMessageDeflate {
-            compressor: Compress::new_with_window_bits(level, false, window_bits),
+            compressor: None,
             window_bits,
             decompressor: Decompress::new_with_window_bits(false, 15),
             reset_compressor,
@@ -163,9 +164,22 @@ impl PerMessageDeflate {
     /// Compresses one whole message, appending the payload to send (with RSV1
     /// on its first frame) to `out`.
     pub fn deflate(&mut self, message: &[u8], out: &mut Vec<u8>) {
-        deflate_message(&mut self.compressor, message, out);
+        let level = self.settings.level.min(9);
+        #[cfg(feature = "libdeflate")]
+        if self.reset_compressor
+            && message.len() <= crate::whole_message::max_len(self.window_bits)
+            && crate::whole_message::deflate(level as u8, message, out)
+        {
+            // The same path as SharedDeflate::deflate: the same bytes.
+            return;
+        }
+        let window_bits = self.window_bits;
+        let compressor = self.compressor.get_or_insert_with(|| {
+            Compress::new_with_window_bits(Compression::new(level), false, window_bits)
+        });
+        deflate_message(compressor, message, out);
         if self.reset_compressor {
-            self.compressor.reset();
+            compressor.reset();
         }
     }
 
@@ -317,6 +331,12 @@ impl SharedDeflate {
     /// payload to `out`: the same bytes every connection with this key would
     /// produce for it.
     pub fn deflate(&self, message: &[u8], out: &mut Vec<u8>) {
+        #[cfg(feature = "libdeflate")]
+        if message.len() <= crate::whole_message::max_len(self.window_bits)
+            && crate::whole_message::deflate(self.level, message, out)
+        {
+            return;
+        }
         let level = Compression::new(u32::from(self.level.min(9)));
         let mut compressor =
             Compress::new_with_window_bits(level, false, self.window_bits.clamp(9, 15));

@@ -57,6 +57,8 @@ pub mod frame;
 pub mod mask;
 pub mod role;
 pub mod utf8;
+#[cfg(feature = "libdeflate")]
+mod whole_message;
 
 pub use close::{CloseCode, CloseFrame};
 pub use config::Config;

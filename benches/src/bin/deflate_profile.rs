@@ -1,0 +1,85 @@
+//! Compresses (or decompresses) the same chat-JSON message many times with
+//! ws13's sans-I/O `PerMessageDeflate`, for instruction counting under
+//! `valgrind --tool=callgrind` (run with COUNT and with 1, subtract, divide).
+//!
+//! Messages are 64 different slices of one chat log, sent in turn.
+//!
+//! ```text
+//! deflate_profile SIZE COUNT reset|takeover compress|decompress [LEVEL]
+//! ```
+
+use std::hint::black_box;
+use ws13_benches::chat_json;
+use ws13_codec::deflate::{DeflateParams, DeflateSettings, PerMessageDeflate};
+use ws13_codec::{DataChunk, MessageKind, Role};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let usage = "usage: deflate_profile SIZE COUNT reset|takeover compress|decompress [LEVEL]";
+    let size: usize = args.first().and_then(|s| s.parse().ok()).expect(usage);
+    let count: usize = args.get(1).and_then(|s| s.parse().ok()).expect(usage);
+    let reset = match args.get(2).map(String::as_str) {
+        Some("reset") => true,
+        Some("takeover") => false,
+        _ => panic!("{usage}"),
+    };
+    let compress = match args.get(3).map(String::as_str) {
+        Some("compress") => true,
+        Some("decompress") => false,
+        _ => panic!("{usage}"),
+    };
+    let level: u32 = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(6);
+    let params = DeflateParams {
+        server_no_context_takeover: reset,
+        client_no_context_takeover: reset,
+        server_max_window_bits: 15,
+        client_max_window_bits: 15,
+    };
+    let settings = DeflateSettings::default().level(level);
+    // 64 different messages of about SIZE bytes, cut from one long chat
+    // log, so that context takeover cannot just repeat the last message.
+    let log = chat_json(size * 65);
+    let texts: Vec<&[u8]> = (0..64)
+        .map(|i| {
+            let (mut from, mut to) = (i * size, (i + 1) * size);
+            while !log.is_char_boundary(from) {
+                from += 1;
+            }
+            while !log.is_char_boundary(to) {
+                to += 1;
+            }
+            &log.as_bytes()[from..to]
+        })
+        .collect();
+    let mut server = PerMessageDeflate::new(Role::Server, params, settings);
+    let mut client = PerMessageDeflate::new(Role::Client, params, settings);
+    let mut out = Vec::with_capacity(size + 64);
+    let mut plain = Vec::with_capacity(size + 64);
+    let mut total = 0usize;
+    for i in 0..count {
+        let text = texts[i % texts.len()];
+        out.clear();
+        server.deflate(black_box(text), &mut out);
+        total += out.len();
+        if !compress || !reset {
+            // With context takeover the client must follow the stream; for
+            // decompression it is the measured side.
+            plain.clear();
+            let chunk = DataChunk {
+                kind: MessageKind::Text,
+                payload: &out,
+                message_start: true,
+                message_end: true,
+                rsv: 0b100,
+            };
+            client
+                .inflate(&chunk, &mut plain, 1 << 30)
+                .expect("inflates");
+            assert_eq!(plain.len(), text.len());
+        }
+    }
+    println!(
+        "{count} messages of {size} B -> {} B each on average",
+        total / count.max(1)
+    );
+}

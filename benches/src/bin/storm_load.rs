@@ -1,0 +1,149 @@
+//! Load client of the connection-storm benchmark (loopback only,
+//! `benches/storm.py`).
+//!
+//! Opens `--total` connections to `--addr`, `--parallel` at a time, each as
+//! fast as it can: TCP connect, the opening handshake with the head a
+//! browser sends (no extensions offered), one 16-byte text message and its
+//! echo, then the closing handshake (the client's Close, the server's Close,
+//! the server's TCP close). Prints one JSON line: connections per second and
+//! the server's CPU time per connection from `/proc/PID/task/*/schedstat`
+//! (all threads; kernel and user time together) and, from `/proc/PID/stat`,
+//! its user and system shares (ticks of 10 ms, so only their ratio is
+//! precise). Every echo is checked; a failed connection stops the run.
+//!
+//! ```text
+//! storm_load --addr 127.0.0.1:9401 --pid 1234 [--total 10000] [--parallel 64]
+//! ```
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use ws13_benches::{encode_masked_frame, flag};
+
+/// Nanoseconds the server's threads have been on a CPU.
+fn server_cpu_ns(pid: u32) -> u64 {
+    let mut total = 0;
+    if let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for task in dir.flatten() {
+            if let Ok(s) = std::fs::read_to_string(task.path().join("schedstat")) {
+                total += s
+                    .split_whitespace()
+                    .next()
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0);
+            }
+        }
+    }
+    total
+}
+
+/// The server's user and system time in clock ticks (`/proc/PID/stat`).
+fn server_ticks(pid: u32) -> (u64, u64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |i: usize| fields.get(i).and_then(|v| v.parse().ok()).unwrap_or(0);
+    (field(11), field(12))
+}
+
+/// One connection's life; `Err` says what went wrong.
+async fn one(addr: &str, request: &[u8], message: &[u8], close: &[u8]) -> std::io::Result<()> {
+    let mut tcp = TcpStream::connect(addr).await?;
+    tcp.set_nodelay(true)?;
+    tcp.write_all(request).await?;
+    let mut buf = Vec::with_capacity(512);
+    let head_end = loop {
+        if tcp.read_buf(&mut buf).await? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break end + 4;
+        }
+    };
+    if !buf.starts_with(b"HTTP/1.1 101") {
+        return Err(std::io::Error::other(
+            String::from_utf8_lossy(&buf[..head_end]).into_owned(),
+        ));
+    }
+    buf.drain(..head_end);
+    tcp.write_all(message).await?;
+    // The echo: an unmasked text frame of 16 bytes.
+    while buf.len() < 18 {
+        if tcp.read_buf(&mut buf).await? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+    }
+    if buf[..2] != [0x81, 16] || &buf[2..18] != b"storm of sixteen" {
+        return Err(std::io::Error::other("wrong echo"));
+    }
+    buf.drain(..18);
+    tcp.write_all(close).await?;
+    // The server's Close, then its end of the TCP connection.
+    while tcp.read_buf(&mut buf).await? != 0 {}
+    if buf.first() != Some(&0x88) {
+        return Err(std::io::Error::other("no Close frame from the server"));
+    }
+    Ok(())
+}
+
+fn main() -> std::io::Result<()> {
+    let addr = flag("addr").unwrap_or_else(|| "127.0.0.1:9401".to_owned());
+    let number = |name: &str, default: usize| {
+        flag(name)
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(default)
+    };
+    let pid = number("pid", 0) as u32;
+    let total = number("total", 10_000);
+    let parallel = number("parallel", 64);
+    let request = format!(
+        "GET /chat HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nPragma: no-cache\r\n\
+         Cache-Control: no-cache\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64) \
+         AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36\r\n\
+         Upgrade: websocket\r\nOrigin: http://{addr}\r\nSec-WebSocket-Version: 13\r\n\
+         Accept-Encoding: gzip, deflate, br, zstd\r\nAccept-Language: en-US,en;q=0.9\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    );
+    let mut message = Vec::new();
+    encode_masked_frame(&mut message, true, 1, b"storm of sixteen", [1, 2, 3, 4]);
+    let mut close = Vec::new();
+    encode_masked_frame(&mut close, true, 8, &1000u16.to_be_bytes(), [5, 6, 7, 8]);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let shared = Arc::new((addr, request.into_bytes(), message, close));
+        let next = Arc::new(AtomicUsize::new(0));
+        let cpu0 = server_cpu_ns(pid);
+        let ticks0 = server_ticks(pid);
+        let t0 = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..parallel.min(total) {
+            let (shared, next) = (Arc::clone(&shared), Arc::clone(&next));
+            tasks.push(tokio::spawn(async move {
+                while next.fetch_add(1, Ordering::Relaxed) < total {
+                    let (addr, request, message, close) = &*shared;
+                    one(addr, request, message, close).await?;
+                }
+                Ok::<(), std::io::Error>(())
+            }));
+        }
+        for task in tasks {
+            task.await.map_err(std::io::Error::other)??;
+        }
+        let elapsed = t0.elapsed().as_secs_f64();
+        let cpu1 = server_cpu_ns(pid);
+        let ticks1 = server_ticks(pid);
+        let (user, system) = (ticks1.0 - ticks0.0, ticks1.1 - ticks0.1);
+        println!(
+            "{{\"total\":{total},\"parallel\":{parallel},\"conns_per_s\":{:.0},\"server_cpu_us_per_conn\":{:.1},\"server_user_share\":{:.2}}}",
+            total as f64 / elapsed,
+            (cpu1 - cpu0) as f64 / 1000.0 / total as f64,
+            user as f64 / (user + system).max(1) as f64
+        );
+        Ok(())
+    })
+}
