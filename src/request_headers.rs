@@ -1,5 +1,5 @@
 //! [`RequestHeaders`]: the header lines of a request the server read, owned
-//! in two buffers whatever their number.
+//! in a few buffers whatever their number.
 
 /// The header lines of a request, in order, as sent: names (compare them
 /// case-insensitively) and raw values. All names live in one string and all
