@@ -5,8 +5,12 @@
 //! Messages are 64 different slices of one chat log, sent in turn.
 //!
 //! ```text
-//! deflate_profile SIZE COUNT reset|takeover compress|decompress [LEVEL]
+//! deflate_profile SIZE COUNT reset|takeover compress|decompress [LEVEL] [STREAMS]
 //! ```
+//!
+//! STREAMS (default 1) pairs of compressor and decompressor take the
+//! messages in turn, as a server's connections do, so that their states
+//! compete for the caches the way 16 connections' states do.
 
 use std::hint::black_box;
 use ws13_benches::chat_json;
@@ -15,7 +19,8 @@ use ws13_codec::{DataChunk, MessageKind, Role};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: deflate_profile SIZE COUNT reset|takeover compress|decompress [LEVEL]";
+    let usage =
+        "usage: deflate_profile SIZE COUNT reset|takeover compress|decompress [LEVEL] [STREAMS]";
     let size: usize = args.first().and_then(|s| s.parse().ok()).expect(usage);
     let count: usize = args.get(1).and_then(|s| s.parse().ok()).expect(usage);
     let reset = match args.get(2).map(String::as_str) {
@@ -29,6 +34,7 @@ fn main() {
         _ => panic!("{usage}"),
     };
     let level: u32 = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(6);
+    let streams: usize = args.get(5).and_then(|s| s.parse().ok()).unwrap_or(1).max(1);
     let params = DeflateParams {
         server_no_context_takeover: reset,
         client_no_context_takeover: reset,
@@ -51,13 +57,21 @@ fn main() {
             &log.as_bytes()[from..to]
         })
         .collect();
-    let mut server = PerMessageDeflate::new(Role::Server, params, settings);
-    let mut client = PerMessageDeflate::new(Role::Client, params, settings);
+    let mut pairs: Vec<(PerMessageDeflate, PerMessageDeflate)> = (0..streams)
+        .map(|_| {
+            (
+                PerMessageDeflate::new(Role::Server, params, settings),
+                PerMessageDeflate::new(Role::Client, params, settings),
+            )
+        })
+        .collect();
     let mut out = Vec::with_capacity(size + 64);
     let mut plain = Vec::with_capacity(size + 64);
     let mut total = 0usize;
     for i in 0..count {
-        let text = texts[i % texts.len()];
+        // Each stream sends the log's messages in order, as one chat would.
+        let text = texts[(i / streams) % texts.len()];
+        let (server, client) = &mut pairs[i % streams];
         out.clear();
         server.deflate(black_box(text), &mut out);
         total += out.len();
