@@ -58,6 +58,26 @@ const BODY_WAIT: Duration = Duration::from_secs(2);
 /// At most this much of a refusal's body is shown.
 const MAX_BODY_BYTES: usize = 4096;
 
+/// Prints one line of the report. A reader that went away (`doctor … | head`)
+/// ends the program quietly instead of panicking on a broken pipe.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        say_line(format_args!($($arg)*))
+    };
+}
+
+fn say_line(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(error) = writeln!(stdout, "{line}") {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("doctor: cannot write the report: {error}");
+        std::process::exit(1);
+    }
+}
+
 /// One check's outcome.
 struct Check {
     /// What was checked (`dns`, `tcp`, `tls`, `handshake`, ...).
@@ -106,14 +126,14 @@ impl Report {
         if !self.json {
             let mark = if check.ok { '✓' } else { '✗' };
             let code = check.code.map(|c| format!("[{c}] ")).unwrap_or_default();
-            println!("{mark} {:<9} {code}{}", check.step, check.detail);
+            say!("{mark} {:<9} {code}{}", check.step, check.detail);
             // Messages that already end with their fix do not repeat it.
             if let Some(hint) = check
                 .hint
                 .as_ref()
                 .filter(|h| !check.detail.contains(h.as_str()))
             {
-                println!("            hint: {hint}");
+                say!("            hint: {hint}");
             }
         }
         self.checks.push(check);
@@ -123,7 +143,7 @@ impl Report {
     fn show_head(&self, prefix: &str, head: &str) {
         if !self.json {
             for line in head.lines() {
-                println!("            {prefix} {line}");
+                say!("            {prefix} {line}");
             }
         }
     }
@@ -179,14 +199,14 @@ async fn main() -> ExitCode {
         response_body: None,
     };
     if !json {
-        println!("ws13 doctor: {url}");
+        say!("ws13 doctor: {url}");
     }
     examine(&url, &mut report).await;
     if json {
-        println!("{:#}", report.to_json());
+        say!("{:#}", report.to_json());
     } else {
         let failed = report.checks.iter().filter(|c| !c.ok).count();
-        println!("{} check(s), {failed} failed", report.checks.len());
+        say!("{} check(s), {failed} failed", report.checks.len());
     }
     if report.failed() {
         ExitCode::FAILURE
@@ -594,9 +614,9 @@ where
     if !body.is_empty() {
         let text = String::from_utf8_lossy(&body).into_owned();
         if !report.json {
-            println!("            body:");
+            say!("            body:");
             for line in text.lines() {
-                println!("            | {line}");
+                say!("            | {line}");
             }
         }
         report.response_body = Some(text);
