@@ -11,49 +11,25 @@
 //! pid file in that directory, a port picked at random.
 #![cfg(feature = "tokio")]
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
+use support::{Features, Running, example_binary};
 use ws13::{ClientOptions, Heartbeat, Message};
 
 /// nginx's idle timeout for proxied connections in these tests.
 const READ_TIMEOUT_SECS: u64 = 3;
 
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
-}
-
-/// Builds an example with every feature and returns its path.
-fn example_binary(name: &str) -> PathBuf {
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "--all-features", "--example", name])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("run cargo build");
-    assert!(status.success(), "building example {name} failed");
-    target_dir().join("debug").join("examples").join(name)
-}
-
-/// A child process killed when dropped, even when a test panics.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Starts `async_echo` on an ephemeral loopback port.
 fn start_echo() -> (Running, SocketAddr) {
-    let mut child = Command::new(example_binary("async_echo"))
+    let mut child = Command::new(example_binary(Features::All, "async_echo"))
         .args(["--addr", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -370,7 +346,7 @@ fn broken_proxy_config_is_named_by_the_400_body_and_the_doctor() {
     );
 
     // The doctor: a failed check with code, hint and the server's body.
-    let doctor = Command::new(example_binary("doctor"))
+    let doctor = Command::new(example_binary(Features::All, "doctor"))
         .arg(format!("ws://{}/", nginx.addr))
         .output()
         .expect("run the doctor");
@@ -391,7 +367,7 @@ fn broken_proxy_config_is_named_by_the_400_body_and_the_doctor() {
     );
     assert!(report.contains("proxy_set_header Connection"), "{report}");
 
-    let json = Command::new(example_binary("doctor"))
+    let json = Command::new(example_binary(Features::All, "doctor"))
         .args([&format!("ws://{}/", nginx.addr), "--json"])
         .output()
         .expect("run the doctor with --json");

@@ -11,41 +11,18 @@
 //! Every proxy listens on a loopback port picked at random.
 #![cfg(feature = "tls")]
 
+mod support;
+
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
+use support::{Features, Running, example_binary};
 use ws13::proxy::{ProxyChoice, ProxyError, ProxyUrl, SocksReply};
 use ws13::tls::{TlsAcceptor, TlsConnector, TlsOptions};
 use ws13::{ClientOptions, ConnectError, Message, ServerOptions};
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
-}
-
-fn example_binary(name: &str) -> PathBuf {
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "--all-features", "--example", name])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("run cargo build");
-    assert!(status.success(), "building example {name} failed");
-    target_dir().join("debug").join("examples").join(name)
-}
-
-/// A child process killed when dropped, even when a test panics.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -451,8 +428,8 @@ fn environment_and_doctor(
     https: u16,
     dir: &Path,
 ) {
-    let doctor = example_binary("doctor");
-    let client = example_binary("client");
+    let doctor = example_binary(Features::All, "doctor");
+    let client = example_binary(Features::All, "client");
     let refusing = format!("http://127.0.0.1:{refusing}");
     let clean = |command: &mut Command| {
         for name in [

@@ -8,14 +8,17 @@
 //! a temporary directory; every wait is bounded.
 #![cfg(feature = "redis")]
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
+use support::{Features, Running, example_binary};
 use tokio::net::TcpStream as AsyncTcpStream;
 use ws13::tokio::WebSocketStream;
 use ws13::{ClientOptions, Message, OsMaskKeys};
@@ -24,23 +27,6 @@ type Client = WebSocketStream<AsyncTcpStream, OsMaskKeys>;
 
 /// The longest any single expected line may take to arrive.
 const LINE_TIMEOUT: Duration = Duration::from_secs(10);
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
-}
-
-/// Builds the chat example with every feature (Redis included).
-fn chat_binary() -> PathBuf {
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "--all-features", "--example", "chat"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("run cargo build");
-    assert!(status.success(), "building the chat example failed");
-    target_dir().join("debug").join("examples").join("chat")
-}
 
 /// A loopback port that was free a moment ago.
 fn free_port() -> u16 {
@@ -57,16 +43,6 @@ fn installed(candidates: &[&str], package: &str) -> PathBuf {
         }
     }
     panic!("{package} is not installed: run e2e/redis.sh (it runs `apt-get install -y {package}`)");
-}
-
-/// A child process killed when dropped, even when a test panics.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// A scratch directory removed when dropped.
@@ -331,7 +307,7 @@ async fn who(ws: &mut Client) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs redis-server and nginx: run e2e/redis.sh"]
 async fn members_on_two_processes_talk_and_survive_one_dying_behind_nginx() {
-    let binary = chat_binary();
+    let binary = example_binary(Features::All, "chat");
     let redis = Redis::start();
     let a = Chat::start(&binary, &redis);
     let b = Chat::start(&binary, &redis);

@@ -15,7 +15,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use support::wait_for_exit;
+use support::{Features, target_dir, wait_for_exit};
 use ws13::tokio::WebSocketStream;
 use ws13::{ClientOptions, CloseCode, CloseReason, Message, OsMaskKeys};
 
@@ -80,29 +80,11 @@ impl ChatServer {
     }
 }
 
-fn target_dir() -> PathBuf {
-    // A relative CARGO_TARGET_DIR is relative to the package root, which is
-    // where `cargo test` runs integration tests.
-    std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"),
-        PathBuf::from,
-    )
-}
-
 /// The path of a built example; the first call builds `chat` and `client`.
 fn example_binary(name: &str) -> PathBuf {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "--features", "tokio"])
-            .args(["--example", "chat", "--example", "client"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("run cargo build");
-        assert!(
-            status.success(),
-            "building the chat and client examples failed"
-        );
+        support::build_examples(Features::Tokio, &["chat", "client"]);
     });
     target_dir().join("debug").join("examples").join(name)
 }

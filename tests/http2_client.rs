@@ -5,6 +5,8 @@
 //! HTTP/2; and against ws13's own axum extractor (feature `axum`).
 #![cfg(all(feature = "http2", feature = "axum"))]
 
+mod support;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,6 +22,7 @@ use futures_util::{SinkExt, StreamExt};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
+use support::{Features, example_binary};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use ws13::handshake::ResponseError;
@@ -384,45 +387,11 @@ async fn a_refused_connect_names_the_status() {
     assert_echoes(&mut ws, "after a refusal").await;
 }
 
-/// Builds `examples/NAME.rs` as `cargo test --workspace --all-features`
-/// builds the crate, and returns its path.
-fn example_binary(name: &str) -> std::path::PathBuf {
-    let mut build = std::process::Command::new(env!("CARGO"));
-    // Cargo's description of this test crate, passed on, would make build
-    // scripts that watch it (ring's) rerun; see tests/support.
-    for (key, _) in std::env::vars_os() {
-        if key.to_str().is_some_and(|key| {
-            key.starts_with("CARGO_PKG_")
-                || matches!(
-                    key,
-                    "CARGO_MANIFEST_DIR"
-                        | "CARGO_MANIFEST_PATH"
-                        | "CARGO_CRATE_NAME"
-                        | "CARGO_PRIMARY_PACKAGE"
-                )
-        }) {
-            build.env_remove(key);
-        }
-    }
-    let status = build
-        .args(["build", "--quiet", "--all-features", "--example", name])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("run cargo build");
-    assert!(status.success(), "building example {name} failed");
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
-        .join("debug")
-        .join("examples")
-        .join(name)
-}
-
 /// Runs an example binary for at most 60 s and returns (exit code, stdout).
 async fn run_example(name: &str, args: &[&str]) -> (Option<i32>, String) {
     let binary = tokio::task::spawn_blocking({
         let name = name.to_owned();
-        move || example_binary(&name)
+        move || example_binary(Features::All, &name)
     })
     .await
     .unwrap();

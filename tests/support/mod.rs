@@ -75,15 +75,27 @@ pub fn wait_for_exit(child: &mut Child, name: &str) -> ExitStatus {
     }
 }
 
-fn target_dir() -> PathBuf {
+/// The directory cargo builds into: `CARGO_TARGET_DIR` (a relative one is
+/// relative to the package root, where `cargo test` runs integration
+/// tests), else `target/` beside the manifest.
+pub fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
 }
 
-/// Builds (if needed) and starts `examples/NAME.rs` with `--addr 127.0.0.1:0`
-/// and extra arguments; waits for the line that announces `ws://ADDR`.
-pub fn start_example(name: &str, args: &[&str]) -> ExampleServer {
+/// Which features an example is built with.
+#[derive(Clone, Copy, Debug)]
+pub enum Features {
+    /// `--features tokio`: what the plain examples need.
+    Tokio,
+    /// `--all-features`, as `cargo test --workspace --all-features` builds
+    /// the crate (TLS, HTTP/2, Redis, proxies' TLS...).
+    All,
+}
+
+/// Builds `examples/NAME.rs` for each name with `features`.
+pub fn build_examples(features: Features, names: &[&str]) {
     let mut build = Command::new(env!("CARGO"));
     // Cargo describes the test crate to the test in these variables; passed
     // on, they reach build scripts that watch them (ring's does), which then
@@ -104,13 +116,41 @@ pub fn start_example(name: &str, args: &[&str]) -> ExampleServer {
             build.env_remove(key);
         }
     }
+    build.args(["build", "--quiet"]);
+    match features {
+        Features::Tokio => build.args(["--features", "tokio"]),
+        Features::All => build.arg("--all-features"),
+    };
+    for name in names {
+        build.args(["--example", name]);
+    }
     let status = build
-        .args(["build", "--quiet", "--features", "tokio", "--example", name])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .status()
         .expect("run cargo build");
-    assert!(status.success(), "building example {name} failed");
-    let binary = target_dir().join("debug").join("examples").join(name);
+    assert!(status.success(), "building examples {names:?} failed");
+}
+
+/// Builds `examples/NAME.rs` (see [`build_examples`]) and returns its path.
+pub fn example_binary(features: Features, name: &str) -> PathBuf {
+    build_examples(features, &[name]);
+    target_dir().join("debug").join("examples").join(name)
+}
+
+/// A child process killed when dropped, even when a test panics.
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Builds (if needed) and starts `examples/NAME.rs` with `--addr 127.0.0.1:0`
+/// and extra arguments; waits for the line that announces `ws://ADDR`.
+pub fn start_example(name: &str, args: &[&str]) -> ExampleServer {
+    let binary = example_binary(Features::Tokio, name);
     let mut child = Command::new(&binary)
         .args(["--addr", "127.0.0.1:0"])
         .args(args)
