@@ -145,6 +145,30 @@ pub fn chat_json(len: usize) -> String {
     out
 }
 
+/// Distinct chat-JSON messages of about `size` bytes (cut at character
+/// boundaries), slices of one [`chat_json`] log, for the deflate benchmarks.
+/// There are enough of them (at least 64) that together they span more than
+/// twice deflate's 32 KiB window: a compressor with context takeover that
+/// sends them in turn never finds a whole earlier message still in its
+/// window, as a real chat would not.
+pub fn chat_messages(size: usize) -> Vec<String> {
+    let size = size.max(1);
+    let count = (2 * 32 * 1024 / size + 1).max(64);
+    let log = chat_json(size * (count + 1));
+    (0..count)
+        .map(|i| {
+            let (mut from, mut to) = (i * size, (i + 1) * size);
+            while !log.is_char_boundary(from) {
+                from += 1;
+            }
+            while !log.is_char_boundary(to) {
+                to += 1;
+            }
+            log[from..to].to_owned()
+        })
+        .collect()
+}
+
 /// A text payload of exactly `len` bytes for the receive and send benches.
 pub fn payload(len: usize) -> Vec<u8> {
     ascii_text(len).into_bytes()

@@ -5,10 +5,10 @@
 //! permessage-deflate (with `--reset`, also `server_no_context_takeover` and
 //! `client_no_context_takeover`: every message compressed on its own), checks
 //! that the server agreed, then keeps one text message of about `--size`
-//! bytes of chat JSON outstanding per connection (64 different slices of one
-//! chat log, in turn, so context takeover cannot just repeat a message). After
-//! `--warmup` seconds it measures for `--secs` seconds and prints one JSON
-//! line: messages/s and the
+//! bytes of chat JSON outstanding per connection (distinct slices of one chat
+//! log spanning more than two deflate windows, `chat_messages`, in turn, so
+//! context takeover cannot just repeat a message). After `--warmup` seconds it
+//! measures for `--secs` seconds and prints one JSON line: messages/s and the
 //! server's CPU time per message from `/proc/PID/task/*/schedstat` (all
 //! threads). Every echo is compared with what was sent.
 //!
@@ -25,7 +25,7 @@ use tokio::net::TcpStream;
 use tokio::sync::Barrier;
 use ws13::handshake::permessage_deflate::DeflateClientPolicy;
 use ws13::{ClientOptions, Message, WsUrl};
-use ws13_benches::{chat_json, flag};
+use ws13_benches::{chat_messages, flag};
 
 /// Nanoseconds the server's threads have been on a CPU.
 fn server_cpu_ns(pid: u32) -> u64 {
@@ -42,23 +42,6 @@ fn server_cpu_ns(pid: u32) -> u64 {
         }
     }
     total
-}
-
-/// The messages: 64 slices of about `size` bytes of one chat log.
-fn messages(size: usize) -> Vec<String> {
-    let log = chat_json(size * 65);
-    (0..64)
-        .map(|i| {
-            let (mut from, mut to) = (i * size, (i + 1) * size);
-            while !log.is_char_boundary(from) {
-                from += 1;
-            }
-            while !log.is_char_boundary(to) {
-                to += 1;
-            }
-            log[from..to].to_owned()
-        })
-        .collect()
 }
 
 fn main() -> std::io::Result<()> {
@@ -83,7 +66,7 @@ fn main() -> std::io::Result<()> {
             client_no_context_takeover: reset,
             server_max_window_bits: None,
         });
-        let texts = Arc::new(messages(size));
+        let texts = Arc::new(chat_messages(size));
         let counting = Arc::new(AtomicBool::new(false));
         let stop = Arc::new(AtomicBool::new(false));
         let echoed = Arc::new(AtomicU64::new(0));

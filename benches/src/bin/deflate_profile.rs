@@ -2,7 +2,8 @@
 //! ws13's sans-I/O `PerMessageDeflate`, for instruction counting under
 //! `valgrind --tool=callgrind` (run with COUNT and with 1, subtract, divide).
 //!
-//! Messages are 64 different slices of one chat log, sent in turn.
+//! Messages are distinct slices of one chat log (`chat_messages`), sent in
+//! turn.
 //!
 //! ```text
 //! deflate_profile SIZE COUNT reset|takeover compress|decompress [LEVEL] [STREAMS]
@@ -13,7 +14,7 @@
 //! compete for the caches the way 16 connections' states do.
 
 use std::hint::black_box;
-use ws13_benches::chat_json;
+use ws13_benches::chat_messages;
 use ws13_codec::deflate::{DeflateParams, DeflateSettings, PerMessageDeflate};
 use ws13_codec::{DataChunk, MessageKind, Role};
 
@@ -42,21 +43,10 @@ fn main() {
         client_max_window_bits: 15,
     };
     let settings = DeflateSettings::default().level(level);
-    // 64 different messages of about SIZE bytes, cut from one long chat
-    // log, so that context takeover cannot just repeat the last message.
-    let log = chat_json(size * 65);
-    let texts: Vec<&[u8]> = (0..64)
-        .map(|i| {
-            let (mut from, mut to) = (i * size, (i + 1) * size);
-            while !log.is_char_boundary(from) {
-                from += 1;
-            }
-            while !log.is_char_boundary(to) {
-                to += 1;
-            }
-            &log.as_bytes()[from..to]
-        })
-        .collect();
+    // Distinct messages of about SIZE bytes, more than two windows' worth,
+    // so that context takeover cannot just repeat an earlier message.
+    let messages = chat_messages(size);
+    let texts: Vec<&[u8]> = messages.iter().map(|m| m.as_bytes()).collect();
     let mut pairs: Vec<(PerMessageDeflate, PerMessageDeflate)> = (0..streams)
         .map(|_| {
             (
