@@ -28,9 +28,7 @@ import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-REL = os.path.join(TARGET, "release")
+from common import REL, ROOT, TARGET, run_load, start_servers, stop_servers
 
 SERVERS = [
     ("ws13", [os.path.join(REL, "examples", "async_echo")], 9301),
@@ -53,41 +51,13 @@ def build(zlib):
                     "echo_yawc_deflate"], cwd=ROOT, check=True, env=env)
 
 
-def start(servers, threads):
-    procs = {}
-    for name, cmd, port in servers:
-        procs[name] = subprocess.Popen(
-            cmd + ["--addr", f"127.0.0.1:{port}", "--threads", str(threads)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(0.5)
-    for name, p in procs.items():
-        if p.poll() is not None:
-            sys.exit(f"server {name} exited at start")
-    return procs
-
-
-def stop(procs):
-    for p in procs.values():
-        p.terminate()
-    for p in procs.values():
-        try:
-            p.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            p.kill()
-
-
 def load(port, pid, size, conns, reset, secs, warmup):
     cmd = [os.path.join(REL, "deflate_load"), "--addr", f"127.0.0.1:{port}", "--pid", str(pid),
            "--size", str(size), "--conns", str(conns), "--secs", str(secs),
            "--warmup", str(warmup)]
     if reset:
         cmd.append("--reset")
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    lines = [l for l in out.stdout.splitlines() if l.startswith("{")]
-    if out.returncode != 0 or not lines:
-        print(f"  load client failed on port {port}: {out.stderr.strip()[:300]}", file=sys.stderr)
-        return None
-    return json.loads(lines[-1])
+    return run_load(cmd, f"port {port}")
 
 
 def main():
@@ -116,7 +86,7 @@ def main():
     started = time.time()
     with open(args.raw, "w") as raw:
         for rnd in range(args.rounds):
-            procs = start(servers, args.threads)
+            procs = start_servers(servers, ["--threads", str(args.threads)])
             order = servers[rnd % len(servers):] + servers[:rnd % len(servers)]
             try:
                 for size, reset in configs:
@@ -129,7 +99,7 @@ def main():
                         raw.write(json.dumps(r) + "\n")
                         results.setdefault((size, reset), {}).setdefault(name, []).append(r)
             finally:
-                stop(procs)
+                stop_servers(procs)
             print(f"round {rnd + 1}/{args.rounds} done at {time.time() - started:.0f} s",
                   file=sys.stderr, flush=True)
 

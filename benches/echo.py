@@ -33,9 +33,8 @@ import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-REL = os.path.join(TARGET, "release")
+from common import REL, ROOT, TARGET, fmt_range, run_load, stop_servers  # noqa: F401
+from common import start_servers as start_with
 
 SERVERS = [
     ("ws13", [os.path.join(REL, "examples", "async_echo")], 9201),
@@ -75,27 +74,7 @@ def build():
 
 
 def start_servers(servers, threads):
-    procs = {}
-    runtime = ["--threads", str(threads)] if threads else []
-    for name, cmd, port in servers:
-        p = subprocess.Popen(cmd + ["--addr", f"127.0.0.1:{port}"] + runtime,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        procs[name] = p
-    time.sleep(0.5)
-    for name, p in procs.items():
-        if p.poll() is not None:
-            sys.exit(f"server {name} exited at start")
-    return procs
-
-
-def stop_servers(procs):
-    for p in procs.values():
-        p.terminate()
-    for p in procs.values():
-        try:
-            p.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            p.kill()
+    return start_with(servers, ["--threads", str(threads)] if threads else [])
 
 
 # Extra load-client flags by server port (benches/echo_axum.py: --h2).
@@ -110,17 +89,7 @@ def load(port, pid, size, conns, inflight, secs, warmup, idle=0):
     else:
         cmd += ["--size", str(size), "--conns", str(conns), "--inflight", str(inflight),
                 "--secs", str(secs), "--warmup", str(warmup)]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    lines = [l for l in out.stdout.splitlines() if l.startswith("{")]
-    if out.returncode != 0 or not lines:
-        print(f"  load client failed on port {port}: {out.stderr.strip()[:300]}", file=sys.stderr)
-        return None
-    return json.loads(lines[-1])
-
-
-def fmt_range(values, digits):
-    med = statistics.median(values)
-    return f"{med:.{digits}f} ({min(values):.{digits}f}–{max(values):.{digits}f})"
+    return run_load(cmd, f"port {port}")
 
 
 def main():

@@ -16,16 +16,13 @@ rounds.
 """
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-REL = os.path.join(TARGET, "release")
+from common import REL, ROOT, TARGET, fmt_range, run_load, start_servers, stop_servers
 SERVER = os.path.join(REL, "examples", "axum_app")
 CLIENT = os.path.join(REL, "echo_load_h2")
 PORT = 9301
@@ -41,38 +38,11 @@ def build():
                    cwd=ROOT, check=True, env=env)
 
 
-def start_server():
-    p = subprocess.Popen([SERVER, "--addr", f"127.0.0.1:{PORT}"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(0.5)
-    if p.poll() is not None:
-        sys.exit("axum_app exited at start")
-    return p
-
-
-def stop_server(p):
-    p.terminate()
-    try:
-        p.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        p.kill()
-
-
 def load(http, pid, size, conns, inflight, secs, warmup):
     cmd = [CLIENT, "--addr", f"127.0.0.1:{PORT}", "--path", "/ws", "--http", str(http),
            "--pid", str(pid), "--size", str(size), "--conns", str(conns),
            "--inflight", str(inflight), "--secs", str(secs), "--warmup", str(warmup)]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    lines = [l for l in out.stdout.splitlines() if l.startswith("{")]
-    if out.returncode != 0 or not lines:
-        print(f"  load client failed (HTTP/{http}): {out.stderr.strip()[:300]}", file=sys.stderr)
-        return None
-    return json.loads(lines[-1])
-
-
-def fmt_range(values, digits):
-    med = statistics.median(values)
-    return f"{med:.{digits}f} ({min(values):.{digits}f}–{max(values):.{digits}f})"
+    return run_load(cmd, f"HTTP/{http}")
 
 
 def main():
@@ -88,7 +58,7 @@ def main():
           f"load {open('/proc/loadavg').read().split()[:3]}, {os.cpu_count()} CPUs")
     results = {}
     for rnd in range(args.rounds):
-        server = start_server()
+        server = start_servers([("axum_app", [SERVER], PORT)])["axum_app"]
         try:
             order = [1, 2] if rnd % 2 == 0 else [2, 1]
             for size, conns, inflight in CONFIGS:
@@ -97,7 +67,7 @@ def main():
                     if r is not None:
                         results.setdefault((size, conns, inflight), {}).setdefault(http, []).append(r)
         finally:
-            stop_server(server)
+            stop_servers({"axum_app": server})
         print(f"round {rnd + 1}/{args.rounds} done", file=sys.stderr, flush=True)
 
     print(f"\n## ws13 over HTTP/2 (RFC 8441) vs HTTP/1.1: axum_app (axum + ws13), "
