@@ -137,6 +137,74 @@ mod tests {
         );
     }
 
+    /// A self-signed certificate for `localhost` and its key, as PEM files in
+    /// a fresh directory.
+    fn certificate_files(name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("ws13-benches-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&cert_path, cert.pem()).unwrap();
+        std::fs::write(&key_path, key.serialize_pem()).unwrap();
+        (cert_path, key_path)
+    }
+
+    /// One TLS connection over an in-memory pipe: the server sends a byte
+    /// after the handshake (behind its session tickets), the client reads it.
+    async fn connect_once(
+        acceptor: &tokio_rustls::TlsAcceptor,
+        connector: &tokio_rustls::TlsConnector,
+    ) -> rustls::HandshakeKind {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (client_end, server_end) = tokio::io::duplex(64 * 1024);
+        let server = async {
+            let mut stream = accept(acceptor, server_end).await.unwrap();
+            stream.write_all(b"!").await.unwrap();
+            stream.flush().await.unwrap();
+            stream
+        };
+        let client = async {
+            let mut stream = connector.connect(server_name(), client_end).await.unwrap();
+            let mut byte = [0u8; 1];
+            stream.read_exact(&mut byte).await.unwrap();
+            assert_eq!(&byte, b"!");
+            stream.get_ref().1.handshake_kind().unwrap()
+        };
+        let (_server, kind) = tokio::join!(server, client);
+        kind
+    }
+
+    #[test]
+    fn a_second_connection_resumes_with_resumption_and_not_without() {
+        let (cert, key) = certificate_files("resumption");
+        let acceptor =
+            tokio_rustls::TlsAcceptor::from(Arc::new(server_config(&cert, &key).unwrap()));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            for (resumption, second) in [
+                (true, rustls::HandshakeKind::Resumed),
+                (false, rustls::HandshakeKind::Full),
+            ] {
+                let connector = tokio_rustls::TlsConnector::from(Arc::new(
+                    client_config(&cert, resumption).unwrap(),
+                ));
+                assert_eq!(
+                    connect_once(&acceptor, &connector).await,
+                    rustls::HandshakeKind::Full
+                );
+                assert_eq!(connect_once(&acceptor, &connector).await, second);
+            }
+        });
+        let _ = std::fs::remove_dir_all(cert.parent().unwrap());
+    }
+
     #[test]
     fn the_server_keeps_rustls_defaults_for_resumption() {
         // A throwaway key and self-signed certificate are not needed to check
