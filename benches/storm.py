@@ -12,10 +12,22 @@ time, each: TCP connect, handshake with a browser's head, one 16-byte echo,
 closing handshake. Prints per server the median (min-max) connections per
 second and server CPU time per connection (kernel and user), the user-space
 share of the server's CPU time, and the ratio of CPU per connection to the
-best peer's. Plain TCP only (no TLS rows yet).
+best peer's.
+
+With --modes (or --tls, short for --modes plain,tls-full,tls-resumed) it
+measures `wss://` too, interleaved with plain TCP in every round: every
+server then runs with --cert/--key (rustls, ring provider, one server
+configuration for all: src/tls.rs of this crate) and the load client with
+--tls: tls-full without session resumption (`Resumption::disabled()`),
+tls-resumed with each of the 64 clients keeping rustls's default in-memory
+session store, so it resumes the session of its own previous connection.
+The TLS tables add the share of handshakes that resumed. The certificate
+(ECDSA P-256, self-signed for `localhost`, made with the openssl CLI) goes
+into a temporary directory unless --cert-dir names one to reuse.
 
     python3 benches/storm.py                    # 3 rounds of 10 000 connections
     python3 benches/storm.py --rounds 1 --total 2000
+    python3 benches/storm.py --modes plain,tls-full,tls-resumed
 """
 
 import argparse
@@ -24,6 +36,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -39,29 +52,54 @@ SERVERS = [
     ("yawc", [os.path.join(REL, "echo_yawc_deflate")], 9406),
 ]
 PEERS = [s[0] for s in SERVERS[1:]]
+# Mode: (TLS?, storm_load's --resumption, port offset).
+MODES = {
+    "plain": (False, None, 0),
+    "tls-full": (True, "off", 100),
+    "tls-resumed": (True, "on", 200),
+}
 
 
 def build():
     env = dict(os.environ, CARGO_TARGET_DIR=TARGET)
     subprocess.run(["cargo", "build", "--release", "-q", "--example", "async_echo",
-                    "--features", "tokio,libdeflate"], cwd=ROOT, check=True, env=env)
+                    "--features", "tokio,libdeflate,tls"], cwd=ROOT, check=True, env=env,
+                   timeout=3600)
     bins = ["storm_load", "echo_tungstenite", "echo_fastwebsockets", "echo_tokio_websockets",
             "echo_sockudo_deflate", "echo_yawc_deflate"]
     cmd = ["cargo", "build", "--release", "-q", "-p", "ws13-benches"]
     for b in bins:
         cmd += ["--bin", b]
-    subprocess.run(cmd, cwd=ROOT, check=True, env=env)
+    subprocess.run(cmd, cwd=ROOT, check=True, env=env, timeout=3600)
 
 
-def start(servers, threads):
+def certificate(directory):
+    """A self-signed ECDSA P-256 certificate for localhost in `directory`
+    (made once, then reused): returns (cert.pem, key.pem)."""
+    cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
+    if not (os.path.exists(cert) and os.path.exists(key)):
+        os.makedirs(directory, exist_ok=True)
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                        "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                        "-keyout", key, "-out", cert, "-days", "30", "-subj", "/CN=localhost",
+                        "-addext", "subjectAltName=DNS:localhost",
+                        "-addext", "basicConstraints=critical,CA:FALSE"],
+                       check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+def start(servers, threads, tls_files=None, port_offset=0):
     procs = {}
+    tls_args = ["--cert", tls_files[0], "--key", tls_files[1]] if tls_files else []
     for name, cmd, port in servers:
         procs[name] = subprocess.Popen(
-            cmd + ["--addr", f"127.0.0.1:{port}", "--threads", str(threads)],
+            cmd + ["--addr", f"127.0.0.1:{port + port_offset}", "--threads", str(threads)]
+            + tls_args,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.5)
     for name, p in procs.items():
         if p.poll() is not None:
+            stop(procs)
             sys.exit(f"server {name} exited at start")
     return procs
 
@@ -76,11 +114,13 @@ def stop(procs):
             p.kill()
 
 
-def storm(port, pid, total, parallel):
+def storm(port, pid, total, parallel, timeout, cert=None, resumption=None):
     cmd = [os.path.join(REL, "storm_load"), "--addr", f"127.0.0.1:{port}", "--pid", str(pid),
            "--total", str(total), "--parallel", str(parallel)]
+    if cert:
+        cmd += ["--tls", cert, "--resumption", resumption]
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         print(f"  storm client timed out on port {port}", file=sys.stderr)
         return None
@@ -102,9 +142,25 @@ def main():
     ap.add_argument("--compare", metavar="BIN",
                     help="an async_echo binary of another ws13 commit, as 'ws13-before'")
     ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--modes", default="plain",
+                    help="comma-separated, of " + ", ".join(MODES))
+    ap.add_argument("--tls", action="store_true",
+                    help="short for --modes plain,tls-full,tls-resumed")
+    ap.add_argument("--cert-dir", help="where the TLS certificate is made or reused "
+                    "(default: a new temporary directory)")
+    ap.add_argument("--timeout", type=float, default=120,
+                    help="seconds each storm may take before it counts as failed")
     ap.add_argument("--raw", default=os.path.join(TARGET, "storm-raw.jsonl"))
     args = ap.parse_args()
 
+    modes = "plain,tls-full,tls-resumed" if args.tls else args.modes
+    modes = [m.strip() for m in modes.split(",") if m.strip()]
+    for m in modes:
+        if m not in MODES:
+            sys.exit(f"unknown mode {m}: one of {', '.join(MODES)}")
+    tls_files = None
+    if any(MODES[m][0] for m in modes):
+        tls_files = certificate(args.cert_dir or tempfile.mkdtemp(prefix="storm-tls-"))
     if not args.no_build:
         build()
     servers = list(SERVERS)
@@ -114,25 +170,37 @@ def main():
         servers.append(("ws13-before", [args.compare], 9407))
     print(f"# connection storm, {time.strftime('%Y-%m-%d %H:%M %Z')}, "
           f"load {open('/proc/loadavg').read().split()[:3]}, {args.total} connections, "
-          f"{args.parallel} at a time, {args.rounds} interleaved rounds, threads {args.threads}")
-    results = {}
+          f"{args.parallel} at a time, {args.rounds} interleaved rounds, threads {args.threads}, "
+          f"modes {','.join(modes)}")
+    results = {m: {} for m in modes}
     started = time.time()
     with open(args.raw, "w") as raw:
         for rnd in range(args.rounds):
-            procs = start(servers, args.threads)
-            order = servers[rnd % len(servers):] + servers[:rnd % len(servers)]
-            try:
-                for name, _, port in order:
-                    r = storm(port, procs[name].pid, args.total, args.parallel)
-                    if r is None:
-                        continue
-                    r["server"], r["round"] = name, rnd
-                    raw.write(json.dumps(r) + "\n")
-                    results.setdefault(name, []).append(r)
-            finally:
-                stop(procs)
+            for mode in modes[rnd % len(modes):] + modes[:rnd % len(modes)]:
+                is_tls, resumption, offset = MODES[mode]
+                procs = start(servers, args.threads, tls_files if is_tls else None, offset)
+                order = servers[rnd % len(servers):] + servers[:rnd % len(servers)]
+                try:
+                    for name, _, port in order:
+                        r = storm(port + offset, procs[name].pid, args.total, args.parallel,
+                                  args.timeout, tls_files[0] if is_tls else None, resumption)
+                        if r is None:
+                            continue
+                        r["server"], r["round"], r["mode"] = name, rnd, mode
+                        raw.write(json.dumps(r) + "\n")
+                        results[mode].setdefault(name, []).append(r)
+                finally:
+                    stop(procs)
             print(f"round {rnd + 1}/{args.rounds} done at {time.time() - started:.0f} s",
                   file=sys.stderr, flush=True)
+    for mode in modes:
+        table(mode, servers, results[mode])
+    print(f"\n(load average after: {open('/proc/loadavg').read().split()[:3]})")
+
+
+def table(mode, servers, results):
+    """One markdown table of a mode's medians (min–max over the rounds)."""
+    is_tls = MODES[mode][0]
 
     def med(name, key):
         return statistics.median(r[key] for r in results[name])
@@ -143,19 +211,21 @@ def main():
 
     best = min((med(p, "server_cpu_us_per_conn") for p in PEERS if p in results),
                default=None)
-    print("\n| server | connections/s | server CPU µs per connection | user-space share "
-          "| user-space µs per connection | CPU / best peer's |")
-    print("|---|---:|---:|---:|---:|---:|")
+    extra_head, extra_rule = (" resumed |", "---:|") if is_tls else ("", "")
+    print(f"\n{mode}:\n\n| server | connections/s | server CPU µs per connection "
+          f"| user-space share | user-space µs per connection | CPU / best peer's |{extra_head}")
+    print(f"|---|---:|---:|---:|---:|---:|{extra_rule}")
     for name, _, _ in servers:
         if name not in results:
-            print(f"| {name} | failed | | | | |")
+            print(f"| {name} | failed | | | | |" + (" |" if is_tls else ""))
             continue
         cpu = med(name, "server_cpu_us_per_conn")
         user = med(name, "server_user_share")
         ratio = f"{cpu / best:.2f}" if best else "–"
+        extra = f" {100 * med(name, 'resumed_share'):.1f} % |" if is_tls else ""
         print(f"| {name} | {cell(name, 'conns_per_s', 0)} | "
               f"{cell(name, 'server_cpu_us_per_conn', 1)} | {user:.2f} | {cpu * user:.1f} | "
-              f"{ratio} |")
+              f"{ratio} |{extra}")
 
 
 if __name__ == "__main__":

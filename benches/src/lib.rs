@@ -11,6 +11,8 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+pub mod tls;
+
 /// A small deterministic generator (xorshift), so every run measures the same bytes.
 #[derive(Debug, Clone)]
 pub struct Rng(u64);

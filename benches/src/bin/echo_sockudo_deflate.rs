@@ -6,15 +6,19 @@
 //! `CompressedWebSocketStream` sending every text or binary message back.
 //! Clients that offer no deflate get the plain `WebSocketStream`.
 //!
-//! `echo_sockudo_deflate [--addr 127.0.0.1:9302] [--threads N]`
+//! `echo_sockudo_deflate [--addr 127.0.0.1:9302] [--threads N] [--cert PEM --key PEM]`
+//!
+//! With `--cert PEM --key PEM` it serves `wss://`: each accepted TCP stream
+//! is wrapped in a tokio-rustls server stream (`ws13_benches::tls`, the same
+//! rustls configuration as ws13's `async_echo`) before the library sees it.
 
 use bytes::{Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};
 use sockudo_ws::deflate::{DeflateConfig, negotiate_server_deflate};
 use sockudo_ws::handshake::{build_response, generate_accept_key, parse_request};
 use sockudo_ws::{CompressedWebSocketStream, Config, Message, WebSocketStream};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 
 fn main() -> std::io::Result<()> {
     ws13_benches::server_runtime()?.block_on(serve())
@@ -26,14 +30,25 @@ async fn serve() -> std::io::Result<()> {
         "echo_sockudo_deflate listening on {}",
         listener.local_addr()?
     );
+    let tls = ws13_benches::tls::acceptor_from_flags();
     loop {
         let (tcp, _) = listener.accept().await?;
         tcp.set_nodelay(true)?;
-        tokio::spawn(connection(tcp));
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            match tls {
+                None => connection(tcp).await,
+                Some(acceptor) => {
+                    if let Ok(stream) = ws13_benches::tls::accept(&acceptor, tcp).await {
+                        connection(stream).await;
+                    }
+                }
+            }
+        });
     }
 }
 
-async fn connection(mut tcp: TcpStream) {
+async fn connection<S: AsyncRead + AsyncWrite + Unpin>(mut tcp: S) {
     let mut buf = BytesMut::with_capacity(4096);
     let (negotiated, leftover) = loop {
         match tcp.read_buf(&mut buf).await {

@@ -5,7 +5,11 @@
 //! or binary frame sent back. (In this workspace flate2 resolves to its
 //! zlib-rs backend for every crate, yawc included.)
 //!
-//! `echo_yawc_deflate [--addr 127.0.0.1:9303] [--threads N]`
+//! `echo_yawc_deflate [--addr 127.0.0.1:9303] [--threads N] [--cert PEM --key PEM]`
+//!
+//! With `--cert PEM --key PEM` it serves `wss://`: each accepted TCP stream
+//! is wrapped in a tokio-rustls server stream (`ws13_benches::tls`, the same
+//! rustls configuration as ws13's `async_echo`) before the library sees it.
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
@@ -15,6 +19,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use yawc::{CompressionLevel, OpCode, Options, WebSocket};
 
@@ -25,16 +30,29 @@ fn main() -> std::io::Result<()> {
 async fn serve() -> std::io::Result<()> {
     let listener = TcpListener::bind(ws13_benches::flag_addr("127.0.0.1:9303")).await?;
     println!("echo_yawc_deflate listening on {}", listener.local_addr()?);
+    let tls = ws13_benches::tls::acceptor_from_flags();
     loop {
         let (tcp, _) = listener.accept().await?;
         tcp.set_nodelay(true)?;
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(tcp), service_fn(upgrade))
-                .with_upgrades()
-                .await;
+            match tls {
+                None => serve_http(tcp).await,
+                Some(acceptor) => {
+                    if let Ok(stream) = ws13_benches::tls::accept(&acceptor, tcp).await {
+                        serve_http(stream).await;
+                    }
+                }
+            }
         });
     }
+}
+
+async fn serve_http<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(stream: S) {
+    let _ = http1::Builder::new()
+        .serve_connection(TokioIo::new(stream), service_fn(upgrade))
+        .with_upgrades()
+        .await;
 }
 
 async fn upgrade(mut request: Request<Incoming>) -> yawc::Result<Response<Empty<Bytes>>> {
