@@ -30,6 +30,7 @@ def start_servers(servers, extra=None):
     time.sleep(0.5)
     for name, p in procs.items():
         if p.poll() is not None:
+            stop_servers(procs)
             sys.exit(f"server {name} exited at start")
     return procs
 

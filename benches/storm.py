@@ -39,9 +39,7 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-REL = os.path.join(TARGET, "release")
+from common import REL, ROOT, TARGET, run_load, start_servers, stop_servers
 
 SERVERS = [
     ("ws13", [os.path.join(REL, "examples", "async_echo")], 9401),
@@ -89,29 +87,9 @@ def certificate(directory):
 
 
 def start(servers, threads, tls_files=None, port_offset=0):
-    procs = {}
     tls_args = ["--cert", tls_files[0], "--key", tls_files[1]] if tls_files else []
-    for name, cmd, port in servers:
-        procs[name] = subprocess.Popen(
-            cmd + ["--addr", f"127.0.0.1:{port + port_offset}", "--threads", str(threads)]
-            + tls_args,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(0.5)
-    for name, p in procs.items():
-        if p.poll() is not None:
-            stop(procs)
-            sys.exit(f"server {name} exited at start")
-    return procs
-
-
-def stop(procs):
-    for p in procs.values():
-        p.terminate()
-    for p in procs.values():
-        try:
-            p.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            p.kill()
+    return start_servers([(name, cmd, port + port_offset) for name, cmd, port in servers],
+                         ["--threads", str(threads)] + tls_args)
 
 
 def storm(port, pid, total, parallel, timeout, cert=None, resumption=None):
@@ -119,16 +97,7 @@ def storm(port, pid, total, parallel, timeout, cert=None, resumption=None):
            "--total", str(total), "--parallel", str(parallel)]
     if cert:
         cmd += ["--tls", cert, "--resumption", resumption]
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        print(f"  storm client timed out on port {port}", file=sys.stderr)
-        return None
-    lines = [l for l in out.stdout.splitlines() if l.startswith("{")]
-    if out.returncode != 0 or not lines:
-        print(f"  storm client failed on port {port}: {out.stderr.strip()[:300]}", file=sys.stderr)
-        return None
-    return json.loads(lines[-1])
+    return run_load(cmd, f"storm on port {port}", timeout)
 
 
 def main():
@@ -190,7 +159,7 @@ def main():
                         raw.write(json.dumps(r) + "\n")
                         results[mode].setdefault(name, []).append(r)
                 finally:
-                    stop(procs)
+                    stop_servers(procs)
             print(f"round {rnd + 1}/{args.rounds} done at {time.time() - started:.0f} s",
                   file=sys.stderr, flush=True)
     for mode in modes:
