@@ -117,8 +117,18 @@ impl RequestReader {
             let Some(end) = self.scanner.scan(buf, self.limits.max_head_bytes)? else {
                 return Ok(Status::Partial);
             };
-            let mut storage = header_storage(&self.limits);
-            let mut parsed = httparse::Request::new(&mut storage);
+            // Up to the default limit the header slots live on the stack:
+            // no allocation per request for them.
+            let mut on_stack = [httparse::EMPTY_HEADER; Limits::DEFAULT_MAX_HEADERS];
+            let mut on_heap;
+            let storage: &mut [httparse::Header<'b>] =
+                if self.limits.max_headers <= Limits::DEFAULT_MAX_HEADERS {
+                    &mut on_stack[..self.limits.max_headers]
+                } else {
+                    on_heap = header_storage(&self.limits);
+                    &mut on_heap
+                };
+            let mut parsed = httparse::Request::new(storage);
             match parsed.parse(&buf[..end]) {
                 Ok(httparse::Status::Complete(head_len)) => {
                     self.scanner.confirm(end);
