@@ -370,7 +370,11 @@ impl<'a> HttpRequest<'a> {
         }
         let mut errors = Vec::new();
         match inspect(&self, config, &mut errors) {
-            Some(request) if errors.is_empty() => Ok(Incoming::WebSocket(request)),
+            Some(mut request) if errors.is_empty() => {
+                // The header lines move over rather than being copied.
+                request.headers = self.headers;
+                Ok(Incoming::WebSocket(request))
+            }
             _ => Err(errors
                 .into_iter()
                 .next()
@@ -525,6 +529,7 @@ fn text(value: &[u8]) -> &str {
 
 /// Runs every check in order, pushing each defect; returns the typed view
 /// when the parts it needs are sound (the caller still checks `errors`).
+/// The view's header lines are left empty for the caller to move in.
 fn inspect<'a>(
     request: &HttpRequest<'a>,
     config: &ServerConfig,
@@ -557,7 +562,9 @@ fn inspect<'a>(
         key: key?,
         protocols: protocols?,
         extensions: extensions?,
-        headers: request.headers.clone(),
+        // Filled by `classify`, which owns the lines; `problems` only
+        // needs the errors.
+        headers: Vec::new(),
         head_len: request.head_len,
     })
 }

@@ -626,6 +626,19 @@ fn more_headers_than_the_limit_is_an_error() {
 }
 
 #[test]
+fn an_accepted_request_keeps_every_header_line_in_order() {
+    let bytes = valid_with(&["Cookie: a=1", "X-Trace: abc"]);
+    let Ok(Incoming::WebSocket(ws)) = classify(&bytes) else {
+        panic!("valid");
+    };
+    let lines: Vec<(&str, &[u8])> = ws.headers().iter().map(|h| (h.name, h.value)).collect();
+    assert_eq!(lines.len(), 7);
+    assert_eq!(lines[0], ("Host", &b"example.com"[..]));
+    assert_eq!(lines[5], ("Cookie", &b"a=1"[..]));
+    assert_eq!(lines[6], ("X-Trace", &b"abc"[..]));
+}
+
+#[test]
 fn header_limits_above_and_below_the_default_are_kept_exactly() {
     // 1 + 100 lines: within a limit of 101, over a limit of 100 (more header
     // slots than the default's), and over a limit of 10 (fewer).
