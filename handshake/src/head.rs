@@ -87,6 +87,7 @@ impl<'a> Header<'a> {
     }
 
     /// Whether this header has the given name (ASCII case-insensitive).
+    #[inline]
     pub fn is(&self, name: &str) -> bool {
         self.name.eq_ignore_ascii_case(name)
     }
