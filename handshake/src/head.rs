@@ -87,6 +87,7 @@ impl<'a> Header<'a> {
     }
 
     /// Whether this header has the given name (ASCII case-insensitive).
+    #[inline]
     pub fn is(&self, name: &str) -> bool {
         self.name.eq_ignore_ascii_case(name)
     }
@@ -128,19 +129,27 @@ impl HeadScanner {
             *self = HeadScanner::default();
         }
         let end = buf.len().min(limit);
+        // Jumps from line feed to line feed (memchr looks at many bytes per
+        // step); the bytes between two line feeds end the empty line unless
+        // they are all CR.
         while self.scanned < end {
-            let byte = buf[self.scanned];
+            let rest = &buf[self.scanned..end];
+            let (segment, found) = match memchr::memchr(b'\n', rest) {
+                Some(at) => (&rest[..at], true),
+                None => (rest, false),
+            };
+            if segment.iter().any(|&byte| byte != b'\r') {
+                self.line_feeds = 0;
+            }
+            self.scanned += segment.len();
+            if !found {
+                break;
+            }
             self.scanned += 1;
-            match byte {
-                b'\n' => {
-                    self.line_feeds += 1;
-                    if self.line_feeds >= 2 {
-                        self.line_feeds = 0;
-                        return Ok(Some(self.scanned));
-                    }
-                }
-                b'\r' => {}
-                _ => self.line_feeds = 0,
+            self.line_feeds += 1;
+            if self.line_feeds >= 2 {
+                self.line_feeds = 0;
+                return Ok(Some(self.scanned));
             }
         }
         if self.scanned >= limit {
@@ -197,6 +206,54 @@ pub(crate) fn header_storage<'b>(limits: &Limits) -> Vec<httparse::Header<'b>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The end the scanner must find: the first LF that follows another LF
+    /// with only CRs between them.
+    fn reference_end(buf: &[u8]) -> Option<usize> {
+        let mut line_feeds = 0;
+        for (i, &byte) in buf.iter().enumerate() {
+            match byte {
+                b'\n' => {
+                    line_feeds += 1;
+                    if line_feeds == 2 {
+                        return Some(i + 1);
+                    }
+                }
+                b'\r' => {}
+                _ => line_feeds = 0,
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn scanner_agrees_with_a_byte_by_byte_reference_whole_and_trickled() {
+        let cases: [&[u8]; 9] = [
+            b"GET / HTTP/1.1\r\nHost: a\r\n\r\nrest",
+            b"GET / HTTP/1.1\nHost: a\n\n",
+            b"GET / HTTP/1.1\r\nX: a\r\r\r\n\r\r\nrest",
+            b"\r\n\r\n",
+            b"\n\n",
+            b"GET / HTTP/1.1\r\nX: \ra\r\nY: b\r\n",
+            b"GET / HTTP/1.1\r\nX: a\r\n\rb\r\n\r\n",
+            b"no line feed at all",
+            b"",
+        ];
+        for case in cases {
+            let expected = reference_end(case);
+            let mut whole = HeadScanner::default();
+            assert_eq!(whole.scan(case, 1000), Ok(expected), "{case:?}");
+            let mut trickled = HeadScanner::default();
+            let mut found = None;
+            for end in 1..=case.len() {
+                if let Ok(Some(at)) = trickled.scan(&case[..end], 1000) {
+                    found = Some(at);
+                    break;
+                }
+            }
+            assert_eq!(found, expected, "trickled {case:?}");
+        }
+    }
 
     #[test]
     fn scanner_finds_crlf_and_lf_only_ends() {

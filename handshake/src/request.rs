@@ -117,8 +117,18 @@ impl RequestReader {
             let Some(end) = self.scanner.scan(buf, self.limits.max_head_bytes)? else {
                 return Ok(Status::Partial);
             };
-            let mut storage = header_storage(&self.limits);
-            let mut parsed = httparse::Request::new(&mut storage);
+            // Up to the default limit the header slots live on the stack:
+            // no allocation per request for them.
+            let mut on_stack = [httparse::EMPTY_HEADER; Limits::DEFAULT_MAX_HEADERS];
+            let mut on_heap;
+            let storage: &mut [httparse::Header<'b>] =
+                if self.limits.max_headers <= Limits::DEFAULT_MAX_HEADERS {
+                    &mut on_stack[..self.limits.max_headers]
+                } else {
+                    on_heap = header_storage(&self.limits);
+                    &mut on_heap
+                };
+            let mut parsed = httparse::Request::new(storage);
             match parsed.parse(&buf[..end]) {
                 Ok(httparse::Status::Complete(head_len)) => {
                     self.scanner.confirm(end);
@@ -360,7 +370,11 @@ impl<'a> HttpRequest<'a> {
         }
         let mut errors = Vec::new();
         match inspect(&self, config, &mut errors) {
-            Some(request) if errors.is_empty() => Ok(Incoming::WebSocket(request)),
+            Some(mut request) if errors.is_empty() => {
+                // The header lines move over rather than being copied.
+                request.headers = self.headers;
+                Ok(Incoming::WebSocket(request))
+            }
             _ => Err(errors
                 .into_iter()
                 .next()
@@ -515,6 +529,7 @@ fn text(value: &[u8]) -> &str {
 
 /// Runs every check in order, pushing each defect; returns the typed view
 /// when the parts it needs are sound (the caller still checks `errors`).
+/// The view's header lines are left empty for the caller to move in.
 fn inspect<'a>(
     request: &HttpRequest<'a>,
     config: &ServerConfig,
@@ -547,7 +562,9 @@ fn inspect<'a>(
         key: key?,
         protocols: protocols?,
         extensions: extensions?,
-        headers: request.headers.clone(),
+        // Filled by `classify`, which owns the lines; `problems` only
+        // needs the errors.
+        headers: Vec::new(),
         head_len: request.head_len,
     })
 }

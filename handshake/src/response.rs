@@ -116,35 +116,43 @@ impl<'r> SwitchingProtocols<'r> {
     /// `Sec-WebSocket-Accept` (RFC 8441 §5), only the rest.
     pub fn headers(&self) -> Vec<(&'r str, String)> {
         let mut headers = Vec::with_capacity(5 + self.headers.len());
+        self.visit_headers(|name, value| headers.push((name, String::from(value))));
+        headers
+    }
+
+    /// Calls `visit` with each header field of [`SwitchingProtocols::headers`],
+    /// in the same order, without building owned values.
+    fn visit_headers(&self, mut visit: impl FnMut(&'r str, &str)) {
         if let Some(accept) = self.request.accept_key() {
-            headers.push(("Upgrade", String::from("websocket")));
-            headers.push(("Connection", String::from("Upgrade")));
-            headers.push(("Sec-WebSocket-Accept", String::from(accept.as_str())));
+            visit("Upgrade", "websocket");
+            visit("Connection", "Upgrade");
+            visit("Sec-WebSocket-Accept", accept.as_str());
         }
         if let Some(protocol) = self.protocol {
-            headers.push(("Sec-WebSocket-Protocol", String::from(protocol)));
+            visit("Sec-WebSocket-Protocol", protocol);
         }
         if let Some(extensions) = self.extensions {
-            headers.push(("Sec-WebSocket-Extensions", String::from(extensions.trim())));
+            visit("Sec-WebSocket-Extensions", extensions.trim());
         }
         for (name, value) in &self.headers {
-            headers.push((name, String::from(*value)));
+            visit(name, value);
         }
-        headers
     }
 
     /// Appends the HTTP/1.1 response to `out`: the status line, the
     /// [`SwitchingProtocols::headers`] and the empty line. (An HTTP/2
     /// response goes out as a HEADERS frame that the HTTP/2 library
     /// writes from [`SwitchingProtocols::status`] and the headers.)
+    ///
+    /// Writes straight into `out`: no allocation besides `out` growing.
     pub fn write_to(&self, out: &mut Vec<u8>) {
         let status = self.status();
-        out.extend_from_slice(
-            format!("HTTP/1.1 {status} {}\r\n", reason_phrase(status)).as_bytes(),
-        );
-        for (name, value) in self.headers() {
-            write_header(out, name, &value);
-        }
+        out.extend_from_slice(b"HTTP/1.1 ");
+        out.extend_from_slice(&status_digits(status));
+        out.push(b' ');
+        out.extend_from_slice(reason_phrase(status).as_bytes());
+        out.extend_from_slice(b"\r\n");
+        self.visit_headers(|name, value| write_header(out, name, value));
         out.extend_from_slice(b"\r\n");
     }
 
@@ -348,6 +356,17 @@ fn write_text_response(status: u16, extra: &[(&str, &str)], body: &str) -> Vec<u
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(body.as_bytes());
     out
+}
+
+/// The three ASCII digits of an HTTP status code (100 to 999; the builders
+/// never produce another).
+fn status_digits(status: u16) -> [u8; 3] {
+    let status = status % 1000;
+    [
+        b'0' + (status / 100) as u8,
+        b'0' + (status / 10 % 10) as u8,
+        b'0' + (status % 10) as u8,
+    ]
 }
 
 /// The standard reason phrase for a status code (empty if unknown, which

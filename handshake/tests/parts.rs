@@ -124,6 +124,13 @@ fn a_valid_http1_request_from_parts_is_accepted_with_101_and_the_accept_key() {
     let bytes = String::from_utf8(accept.to_bytes()).unwrap();
     assert!(bytes.starts_with("HTTP/1.1 101 Switching Protocols\r\n"));
     assert!(bytes.contains(&format!("Sec-WebSocket-Accept: {ACCEPT}\r\n")));
+    // Exactly: the status line, the same pairs in the same order, the empty line.
+    let mut expected = String::from("HTTP/1.1 101 Switching Protocols\r\n");
+    for (name, value) in &headers {
+        expected.push_str(&format!("{name}: {value}\r\n"));
+    }
+    expected.push_str("\r\n");
+    assert_eq!(bytes, expected);
 }
 
 #[test]

@@ -626,6 +626,44 @@ fn more_headers_than_the_limit_is_an_error() {
 }
 
 #[test]
+fn an_accepted_request_keeps_every_header_line_in_order() {
+    let bytes = valid_with(&["Cookie: a=1", "X-Trace: abc"]);
+    let Ok(Incoming::WebSocket(ws)) = classify(&bytes) else {
+        panic!("valid");
+    };
+    let lines: Vec<(&str, &[u8])> = ws.headers().iter().map(|h| (h.name, h.value)).collect();
+    assert_eq!(lines.len(), 7);
+    assert_eq!(lines[0], ("Host", &b"example.com"[..]));
+    assert_eq!(lines[5], ("Cookie", &b"a=1"[..]));
+    assert_eq!(lines[6], ("X-Trace", &b"abc"[..]));
+}
+
+#[test]
+fn header_limits_above_and_below_the_default_are_kept_exactly() {
+    // 1 + 100 lines: within a limit of 101, over a limit of 100 (more header
+    // slots than the default's), and over a limit of 10 (fewer).
+    let mut lines = vec!["Host: a".to_string()];
+    lines.extend((0..100).map(|i| format!("X-{i}: y")));
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let bytes = head("GET / HTTP/1.1", &refs);
+    let limits = |max_headers| Limits {
+        max_head_bytes: Limits::DEFAULT_MAX_HEAD_BYTES,
+        max_headers,
+    };
+    let Ok(Status::Complete(request)) = RequestReader::new(limits(101)).read(&bytes) else {
+        panic!("101 lines fit a limit of 101");
+    };
+    assert_eq!(request.headers().len(), 101);
+    assert_eq!(request.headers()[100].value, b"y");
+    for limit in [100, 10] {
+        assert_eq!(
+            RequestReader::new(limits(limit)).read(&bytes),
+            Err(HeadError::TooManyHeaders { limit })
+        );
+    }
+}
+
+#[test]
 fn garbage_is_malformed_not_a_panic() {
     let tls_client_hello = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n";
     let result = RequestReader::default().read(tls_client_hello);
