@@ -404,6 +404,48 @@ pub fn server_runtime() -> std::io::Result<tokio::runtime::Runtime> {
     example_runtime::tokio_runtime(threads)
 }
 
+/// Nanoseconds the server process `pid` has spent on a CPU so far, summed
+/// over its threads (`/proc/PID/task/*/schedstat`); 0 for pid 0 or a process
+/// that is gone.
+pub fn server_cpu_ns(pid: u32) -> u64 {
+    if pid == 0 {
+        return 0;
+    }
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|s| {
+            s.split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .sum()
+}
+
+/// The server process's user and system time in clock ticks of 1/100 s
+/// (`utime` and `stime`, the 14th and 15th fields of `/proc/PID/stat`).
+pub fn server_ticks(pid: u32) -> (u64, u64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields are counted after the command name, which is in parentheses.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |i: usize| fields.get(i).and_then(|v| v.parse().ok()).unwrap_or(0);
+    (field(11), field(12))
+}
+
+/// The server's CPU time so far, measured two ways: (schedstat nanoseconds,
+/// `/proc/PID/stat` ticks converted to nanoseconds); (0, 0) for pid 0.
+pub fn server_cpu(pid: u32) -> (u64, u64) {
+    if pid == 0 {
+        return (0, 0);
+    }
+    let (user, system) = server_ticks(pid);
+    (server_cpu_ns(pid), (user + system) * 10_000_000)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,6 +24,7 @@
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Instant;
+use ws13_benches::server_cpu_ns;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -41,22 +42,6 @@ struct Shared {
 
 fn number(name: &str, default: u64) -> u64 {
     ws13_benches::flag(name).map_or(default, |v| v.parse().expect("a number"))
-}
-
-/// The server's CPU time so far in nanoseconds, summed over its threads.
-fn server_cpu_ns(pid: u32) -> u64 {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return 0;
-    };
-    tasks
-        .flatten()
-        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
-        .filter_map(|s| {
-            s.split_whitespace()
-                .next()
-                .and_then(|v| v.parse::<u64>().ok())
-        })
-        .sum()
 }
 
 async fn handshake(addr: &str, deflate: bool) -> TcpStream {

@@ -25,24 +25,7 @@ use tokio::net::TcpStream;
 use tokio::sync::Barrier;
 use ws13::handshake::permessage_deflate::DeflateClientPolicy;
 use ws13::{ClientOptions, Message, WsUrl};
-use ws13_benches::{chat_messages, flag};
-
-/// Nanoseconds the server's threads have been on a CPU.
-fn server_cpu_ns(pid: u32) -> u64 {
-    let mut total = 0;
-    if let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) {
-        for task in dir.flatten() {
-            if let Ok(s) = std::fs::read_to_string(task.path().join("schedstat")) {
-                total += s
-                    .split_whitespace()
-                    .next()
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .unwrap_or(0);
-            }
-        }
-    }
-    total
-}
+use ws13_benches::{chat_messages, flag, server_cpu_ns};
 
 fn main() -> std::io::Result<()> {
     let addr = flag("addr").unwrap_or_else(|| "127.0.0.1:9301".to_owned());

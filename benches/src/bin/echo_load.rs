@@ -24,6 +24,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+use ws13_benches::server_cpu;
 
 use http_body_util::Empty;
 use hyper::body::Bytes;
@@ -64,33 +65,6 @@ fn parse_args() -> Args {
         idle: num("--idle", 0.0) as usize,
         h2: argv.iter().any(|a| a == "--h2"),
     }
-}
-
-/// The server's CPU time so far: (schedstat ns summed over threads, stat ns).
-fn server_cpu(pid: u32) -> (u64, u64) {
-    if pid == 0 {
-        return (0, 0);
-    }
-    let mut sched = 0;
-    if let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) {
-        for task in dir.flatten() {
-            if let Ok(s) = std::fs::read_to_string(task.path().join("schedstat")) {
-                sched += s
-                    .split_whitespace()
-                    .next()
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .unwrap_or(0);
-            }
-        }
-    }
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which is in parentheses): utime is the
-    // 14th field overall, stime the 15th; ticks of 1/100 s.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
-        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
-    (sched, ticks * 10_000_000)
 }
 
 /// The server's resident memory in KiB (VmRSS).

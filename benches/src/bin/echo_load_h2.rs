@@ -18,6 +18,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+use ws13_benches::server_cpu;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -58,32 +59,6 @@ fn parse_args() -> Args {
         secs: num("--secs", 2.0),
         warmup: num("--warmup", 0.5),
     }
-}
-
-/// The server's CPU time so far: (schedstat ns summed over threads, stat ns).
-fn server_cpu(pid: u32) -> (u64, u64) {
-    if pid == 0 {
-        return (0, 0);
-    }
-    let mut sched = 0;
-    if let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) {
-        for task in dir.flatten() {
-            if let Ok(s) = std::fs::read_to_string(task.path().join("schedstat")) {
-                sched += s
-                    .split_whitespace()
-                    .next()
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .unwrap_or(0);
-            }
-        }
-    }
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // utime and stime are the 14th and 15th fields; ticks of 1/100 s.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
-        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
-    (sched, ticks * 10_000_000)
 }
 
 /// Keeps `inflight` messages outstanding on `ws`, counting echoes.

@@ -38,33 +38,7 @@ use rustls::HandshakeKind;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
-use ws13_benches::{encode_masked_frame, flag};
-
-/// Nanoseconds the server's threads have been on a CPU.
-fn server_cpu_ns(pid: u32) -> u64 {
-    let mut total = 0;
-    if let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) {
-        for task in dir.flatten() {
-            if let Ok(s) = std::fs::read_to_string(task.path().join("schedstat")) {
-                total += s
-                    .split_whitespace()
-                    .next()
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .unwrap_or(0);
-            }
-        }
-    }
-    total
-}
-
-/// The server's user and system time in clock ticks (`/proc/PID/stat`).
-fn server_ticks(pid: u32) -> (u64, u64) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let field = |i: usize| fields.get(i).and_then(|v| v.parse().ok()).unwrap_or(0);
-    (field(11), field(12))
-}
+use ws13_benches::{encode_masked_frame, flag, server_cpu_ns, server_ticks};
 
 /// What one connection's TLS handshake was.
 #[derive(Clone, Copy, PartialEq, Eq)]
